@@ -1,0 +1,1 @@
+"""The open JSON API and the FindTreatment.gov-compatible locator endpoint."""

@@ -1,0 +1,2 @@
+from flask import Blueprint
+bp = Blueprint("locator", __name__, url_prefix="/locator")

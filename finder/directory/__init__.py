@@ -1,0 +1,1 @@
+"""The public directory: facilities, the service taxonomy, search and facility pages."""

@@ -1,0 +1,1 @@
+"""Places: the offline ZIP gazetteer, geocoding and distances."""

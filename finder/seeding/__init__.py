@@ -1,0 +1,1 @@
+"""Loading the real SAMHSA data and the ZIP gazetteer from ``seeds/``."""

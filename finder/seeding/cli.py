@@ -1,0 +1,4 @@
+import click
+@click.command("seed")
+def seed_command():
+    pass

@@ -96,9 +96,9 @@ class Facility(Base):
         default=GeoPrecision.ROOFTOP,
     )
     #: E.164 main phone, only where a real source gives one.
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(32))
     #: E.164 intake phone, where the source lists one apart from the main number.
-    intake_phone: Mapped[str | None] = mapped_column(String(20))
+    intake_phone: Mapped[str | None] = mapped_column(String(32))
     website: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[FacilityStatus] = mapped_column(
         Enum(FacilityStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),

@@ -26,8 +26,18 @@ seed: db
 run: seed
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium missing: run 'sudo apt-get update && sudo apt-get install -y chromium' for the browser tests"; \
+		fi; \
+	fi
 
 bench: seed
 	$(BIN)/python benchmarks/search.py

@@ -54,6 +54,33 @@ class Config:
     SEARCH_PER_PAGE = 10
     API_MAX_PER_PAGE = 100
 
+    #: Twilio signs every webhook with this token; requests that fail the check get 403.
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "dev-only-twilio-token")
+    #: Key of the HMAC-SHA256 that stands in for caller numbers (never stored in the clear).
+    CALLER_HASH_KEY = os.environ.get("CALLER_HASH_KEY", "dev-only-caller-hash-key")
+    #: Fernet key (urlsafe base64, 32 bytes) encrypting call-back numbers.
+    CALLBACK_ENCRYPTION_KEY = os.environ.get(
+        "CALLBACK_ENCRYPTION_KEY", "ZGV2LW9ubHktY2FsbGJhY2sta2V5LW5vdC1zZWNyZXQ="
+    )
+    #: The advertiser pool that takes facility calls forwarded after no answer (default: first).
+    FORWARD_POOL = os.environ.get("FORWARD_POOL") or None
+    #: Seconds a destination rings before it counts as not answering.
+    CALL_RING_SECONDS = int(os.environ.get("CALL_RING_SECONDS", 20))
+    #: A live leg without any callback for this long is treated as over.
+    CALL_LEG_MAX_SECONDS = int(os.environ.get("CALL_LEG_MAX_SECONDS", 4 * 3600))
+    #: Retention (flask retention purge): call-back requests and call details older than these.
+    RETENTION_CALLBACK_DAYS = int(os.environ.get("RETENTION_CALLBACK_DAYS", 30))
+    RETENTION_CALL_DAYS = int(os.environ.get("RETENTION_CALL_DAYS", 365))
+    #: Number of proxies in front of the app whose X-Forwarded-* headers are trusted (ProxyFix),
+    #: so Twilio signatures validate against the public https URL.
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
+
+    #: Login attempts allowed per address and, separately, per account.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes")
+    #: Where rate-limit counters live: memory:// (one process) or redis://127.0.0.1:6379/0.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -74,14 +101,24 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
+    #: Secrets production must be given; the development defaults are public.
+    REQUIRED_SECRETS = {
+        "SECRET_KEY": "it signs sessions and CSRF tokens, and a known key lets anyone forge them",
+        "TWILIO_AUTH_TOKEN": "it proves webhooks come from Twilio",
+        "CALLER_HASH_KEY": "it keys the hash that stands in for caller numbers",
+        "CALLBACK_ENCRYPTION_KEY": "it encrypts the numbers of callers who ask for a call back",
+    }
+
     @classmethod
     def check(cls) -> None:
-        """Refuse to start with settings that would be unsafe in production."""
-        if not os.environ.get("SECRET_KEY"):
+        """Refuse to start with settings that would be unsafe in production, and say why."""
+        missing = [name for name in cls.REQUIRED_SECRETS if not os.environ.get(name)]
+        if missing:
+            reasons = "; ".join(f"{name}: {cls.REQUIRED_SECRETS[name]}" for name in missing)
             raise RuntimeError(
-                "SECRET_KEY is not set. Production signs sessions and CSRF tokens with it, and a "
-                "default key would let anyone forge them. Set SECRET_KEY to a long random value, "
-                "for example: python -c 'import secrets; print(secrets.token_hex(32))'"
+                f"Production refuses to start: {', '.join(missing)} not set ({reasons}). "
+                "Set each to a long random value, for example: "
+                "python -c 'import secrets; print(secrets.token_hex(32))' (see .env.example)."
             )
 
 

@@ -11,6 +11,7 @@ spatial index is filled by its own triggers (SQLite) or GiST index (PostgreSQL) 
 from __future__ import annotations
 
 import io
+import runpy
 import time
 from pathlib import Path
 
@@ -39,6 +40,7 @@ SAMPLE_SHARES = {
 }
 OTHER_SHARE = 0.03
 CHUNK = 50_000
+ROOT = Path(__file__).resolve().parent.parent
 
 FACILITY_COLUMNS = (
     "id", "slug", "name1", "city", "state", "zip", "latitude", "longitude", "geo_precision",
@@ -86,7 +88,14 @@ def build(national_url: str, target_url: str, size: int, filter_code: str, seed:
             rows, cols = np.nonzero(has)
             loader.links(ids[rows], np.array(codes, dtype=object)[cols])
         loader.after_links()
+    with engine.connect() as conn:
+        facilities, links, cells = (
+            conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("facility", "facility_service", "facility_cell")
+        )
     engine.dispose()
+    if cells != facilities + links:
+        raise SystemExit(f"facility_cell has {cells} rows, not {facilities} + {links}")
     print(f"  built {size:,} facilities in {time.perf_counter() - started:.0f} s: {target_url}")
 
 
@@ -154,7 +163,8 @@ class _PostgresLoader(_SqliteLoader):
     def __enter__(self):
         self.raw = self.engine.raw_connection()
         self.cursor = self.raw.cursor()
-        # Foreign keys are right by construction; checking 25 million of them takes minutes.
+        # Foreign keys are right by construction, and checking 25 million of them (or running
+        # the spatial index's row triggers) takes many minutes: after_links does their work.
         self.cursor.execute("SET session_replication_role = replica")
         return self
 
@@ -174,6 +184,10 @@ class _PostgresLoader(_SqliteLoader):
         for index in facility_service.indexes:
             self.cursor.execute(str(CreateIndex(index).compile(dialect=self.engine.dialect)))
         self.cursor.execute("SET session_replication_role = DEFAULT")
+        # The triggers were off: fill the spatial index as migration 0002 does, in key order.
+        migration = runpy.run_path(str(ROOT / "migrations/versions/0002_spatial_index.py"))
+        self.cursor.execute("SET work_mem = '1GB'")
+        self.cursor.execute(migration["backfill_sql"]("postgresql") + " ORDER BY 1, 2, 3, 4")
 
     def __exit__(self, *exc) -> None:
         if exc[0] is None:

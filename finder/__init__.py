@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS, INSTANCE_DIR
 
@@ -26,6 +27,12 @@ def create_app(config_name: str | None = None, test_config: dict | None = None) 
     if test_config:
         app.config.update(test_config)
     INSTANCE_DIR.mkdir(exist_ok=True)
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops > 0:
+        # Trust this many proxies' X-Forwarded-*: request.url is then the public https URL
+        # that Twilio signs.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
 
     register_extensions(app)
     register_blueprints(app)
@@ -37,35 +44,61 @@ def create_app(config_name: str | None = None, test_config: dict | None = None) 
 
 def register_extensions(app: Flask) -> None:
     from finder import models, sqlite_tuning  # noqa: F401 (models: the schema for Alembic)
-    from finder.extensions import csrf, db, migrate
+    from finder.accounts.models import User
+    from finder.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Log in to see that page."
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
     with app.app_context():
         sqlite_tuning.install(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
-    from finder.api.views import bp as api_bp
+    from finder.accounts.views import bp as accounts_bp
     from finder.api.locator import bp as locator_bp
+    from finder.api.views import bp as api_bp
+    from finder.calls.views import bp as voice_bp
     from finder.directory.views import bp as directory_bp
+    from finder.staff.views import bp as staff_bp
+    from finder.extensions import csrf
 
     app.register_blueprint(directory_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(locator_bp)
+    app.register_blueprint(voice_bp)
+    # Twilio cannot send a CSRF token; its signature protects these routes instead.
+    csrf.exempt(voice_bp)
 
 
 def register_commands(app: Flask) -> None:
+    from finder.accounts.cli import users_group
+    from finder.calls.cli import GROUPS as CALL_GROUPS
     from finder.seeding.cli import seed_command
 
     app.cli.add_command(seed_command)
+    app.cli.add_command(users_group)
+    for group in CALL_GROUPS:
+        app.cli.add_command(group)
 
 
 def register_template_helpers(app: Flask) -> None:
     from finder import formatting
+    from finder.staff import navigation
 
     formatting.register(app)
+    navigation.register(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,9 +1,46 @@
 """Imports every model so that metadata (and Alembic) sees the whole schema."""
 
-from finder.directory.models import Facility, FacilityStatus, GeoPrecision, Service, ServiceCategory, facility_service
+from finder.accounts.models import Role, User
+from finder.calls.models import (
+    Advertiser,
+    AdvertiserPool,
+    AdvertiserUsageCounter,
+    AuditEntry,
+    Call,
+    CallAttempt,
+    CallbackRequest,
+    TrackingNumber,
+    WebhookReceipt,
+)
+from finder.changes.models import ChangeEntry
+from finder.directory.models import (
+    Facility,
+    FacilityStatus,
+    FacilityVerification,
+    GeoPrecision,
+    Service,
+    ServiceCategory,
+    facility_service,
+)
 from finder.geo.models import ZipCode
+from finder.moderation.models import ProblemReport, ReportStatus
 
 __all__ = [
+    "ChangeEntry",
+    "FacilityVerification",
+    "ProblemReport",
+    "ReportStatus",
+    "Role",
+    "User",
+    "Advertiser",
+    "AdvertiserPool",
+    "AdvertiserUsageCounter",
+    "AuditEntry",
+    "Call",
+    "CallAttempt",
+    "CallbackRequest",
+    "TrackingNumber",
+    "WebhookReceipt",
     "Facility",
     "FacilityStatus",
     "GeoPrecision",

@@ -1,4 +1,4 @@
-"""Tracking numbers, the advertiser pool, calls, their attempts, and the hash-chained audit trail."""
+"""Tracking numbers, the advertiser pool, calls, attempts, and the hash-chained audit trail."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ class Advertiser(Base):
     monthly_cap: Mapped[int | None]
     concurrent_cap: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(64))
-    #: {"mon": [["09:00", "17:00"]], ...} in ``timezone``; an end not after its start runs overnight.
+    #: {"mon": [["09:00", "17:00"]], ...} in ``timezone``; an end not after its start is overnight.
     hours: Mapped[dict] = mapped_column(JSON, default=dict)
     #: Two-letter codes of the states whose callers it may take.
     states_served: Mapped[list] = mapped_column(JSON, default=list)
@@ -175,7 +175,8 @@ class Call(Base):
 
 class AttemptStatus(enum.StrEnum):
     RESERVED = "reserved"  #: chosen and counted, the dial is under way
-    BRIDGED = "bridged"  #: the destination answered and the caller was connected
+    BRIDGED = "bridged"  #: the destination answered and the caller is connected now
+    COMPLETED = "completed"  #: was bridged, and the conversation has ended
     FAILED = "failed"  #: busy, no-answer, failed or canceled: the reservation was released
     EXPIRED = "expired"  #: no callback ever came: the leg was closed by expiry
 
@@ -195,6 +196,10 @@ class CallAttempt(Base):
     dialed_number: Mapped[str] = mapped_column(String(20))
     status: Mapped[AttemptStatus] = mapped_column(_enum(AttemptStatus))
     dial_call_status: Mapped[str | None] = mapped_column(String(24))
+    #: The advertiser's local day whose caps this attempt counted against (None: not counted).
+    counted_on: Mapped[date | None]
+    #: Twilio's CallSid of the outgoing leg, from its status callbacks.
+    leg_sid: Mapped[str | None] = mapped_column(String(64))
     duration_seconds: Mapped[int | None]
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     #: A leg still RESERVED after this moment is counted as over (a lost callback).
@@ -225,3 +230,38 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+
+
+class WebhookReceipt(Base):
+    """The answer given to one webhook step of one call, so a Twilio retry gets the same answer.
+
+    Routing happens once per (call_sid, step); a retry never routes or counts twice.
+    """
+
+    __tablename__ = "webhook_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(120))
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+
+    __table_args__ = (UniqueConstraint("call_sid", "step"),)
+
+
+class CallbackRequest(Base):
+    """A caller's request to be called back; the number is stored only encrypted."""
+
+    __tablename__ = "callback_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), unique=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    #: Fernet token of the E.164 number (key from CALLBACK_ENCRYPTION_KEY).
+    number_encrypted: Mapped[str] = mapped_column(Text)
+    last_four: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+
+    call: Mapped[Call] = relationship()
+    facility: Mapped[Facility | None] = relationship()

@@ -26,6 +26,10 @@ class GeoPrecision(enum.StrEnum):
     MANUAL = "manual"  #: placed by hand by an admin
 
 
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
 facility_service = Table(
     "facility_service",
     Base.metadata,
@@ -55,7 +59,7 @@ class ServiceCategory(Base):
 
 
 class Service(Base):
-    """A locator service code (``BU``, ``MD``, ``SF``...) with its label kept apart from the code."""
+    """A locator service code (``BU``, ``MD``...) with its label kept apart from the code."""
 
     __tablename__ = "service"
 
@@ -92,7 +96,7 @@ class Facility(Base):
     latitude: Mapped[float]
     longitude: Mapped[float]
     geo_precision: Mapped[GeoPrecision] = mapped_column(
-        Enum(GeoPrecision, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        _enum(GeoPrecision),
         default=GeoPrecision.ROOFTOP,
     )
     #: E.164 main phone, only where a real source gives one.
@@ -101,7 +105,7 @@ class Facility(Base):
     intake_phone: Mapped[str | None] = mapped_column(String(32))
     website: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[FacilityStatus] = mapped_column(
-        Enum(FacilityStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        _enum(FacilityStatus),
         default=FacilityStatus.ACTIVE,
         index=True,
     )
@@ -117,7 +121,9 @@ class Facility(Base):
         DateTime(timezone=True), default=now_utc, onupdate=now_utc
     )
 
-    services: Mapped[list[Service]] = relationship(secondary=facility_service, order_by=Service.position)
+    services: Mapped[list[Service]] = relationship(
+        secondary=facility_service, order_by=Service.position
+    )
 
     @property
     def display_name(self) -> str:
@@ -126,3 +132,18 @@ class Facility(Base):
     @property
     def is_closed(self) -> bool:
         return self.status == FacilityStatus.CLOSED
+
+
+class FacilityVerification(Base):
+    """A time an admin confirmed a listing with the facility (history of last_verified_on)."""
+
+    __tablename__ = "facility_verification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    verified_on: Mapped[date]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: Who verified, as text that survives the account.
+    verified_by: Mapped[str] = mapped_column(String(254))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)

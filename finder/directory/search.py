@@ -1,8 +1,8 @@
 """Facility search near a point: filters, exact haversine ranking and pages, same on both engines.
 
-No search looks at every facility in Python. The spatial index (``finder.directory.spatial``)
-narrows the candidates, SQL filters and ranks them by the exact distance, and Python only loads the
-facilities of the page.
+No search looks at every facility in Python: the spatial index (``finder.directory.spatial``)
+narrows the candidates, SQL filters, counts and ranks them by the exact distance, and Python loads
+only the facilities of the page.
 """
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import Double, column, select, text
 from sqlalchemy.orm import selectinload
 
-from finder.directory.models import Facility, FacilityStatus, Service, ServiceCategory
-from finder.directory.spatial import Spatial, Sql, prepare
+from finder.directory.models import Facility, Service, ServiceCategory
+from finder.directory.spatial import ANY_SERVICE, CELL_TABLE, Spatial, Sql, prepare
 
 SORTS = ("distance", "-distance", "name1", "name2")
 #: How many facilities ``nearest_beyond`` lists when nothing is within the radius.
 NEAREST_BEYOND = 5
-#: A service group linked to fewer facilities than this drives the search by itself.
-FEW_LINKS = 2000
-#: Box radii (miles) tried in turn when no count says how dense the area is (SQLite).
+#: Box radii (miles) tried in turn when no count says how dense the area is.
 WIDENING_MILES = (5.0, 15.0, 50.0, 150.0, 500.0)
-#: Chord (index) and haversine order may disagree by rounding; this is far beyond it (miles).
-ORDER_TOLERANCE = 1e-6
+#: Choosing which service group drives a search reads at most this many index entries per group.
+DRIVER_SAMPLE = 20_000
+#: The facility columns in the models' order, as the page query selects them.
+FACILITY_COLUMNS = ", ".join(f"f.{c.name}" for c in Facility.__table__.columns)
 
 
 @dataclass(frozen=True)
@@ -90,22 +90,17 @@ def groups_by_category(session, codes: Iterable[str]) -> tuple[frozenset[str], .
 
 def search(session, query: SearchQuery) -> SearchResult:
     _check(query)
-    connection = session.connection()
-    prepare(connection)
-    finder = _Finder(connection, query)
+    if any(not group for group in query.service_groups):
+        return SearchResult(query=query, total=0, hits=[], nearest_beyond=[])
+    prepare(session.connection())
+    finder = _Finder(session, query)
     total = finder.count()
     offset = (query.page - 1) * query.per_page
-    rows = finder.page(total, offset, query.per_page) if total > offset else []
+    hits = finder.page(total, offset, query.per_page) if total > offset else []
     beyond = []
     if total == 0 and query.radius_miles is not None:
         beyond = finder.nearest(NEAREST_BEYOND)
-    facilities = _load(session, [row[0] for row in rows + beyond])
-    return SearchResult(
-        query=query,
-        total=total,
-        hits=[SearchHit(facilities[id_], distance) for id_, distance in rows],
-        nearest_beyond=[SearchHit(facilities[id_], distance) for id_, distance in beyond],
-    )
+    return SearchResult(query=query, total=total, hits=hits, nearest_beyond=beyond)
 
 
 def _check(query: SearchQuery) -> None:
@@ -120,169 +115,164 @@ def _check(query: SearchQuery) -> None:
         raise ValueError(f"radius_miles must be a distance or None, not {radius!r}")
 
 
-def _load(session, ids: list[int]) -> dict[int, Facility]:
-    if not ids:
-        return {}
-    found = session.scalars(
-        select(Facility).where(Facility.id.in_(ids)).options(selectinload(Facility.services))
-    )
-    return {facility.id: facility for facility in found}
-
-
 class _Finder:
-    """The SQL of one search; each method is one or a few statements."""
+    """The SQL of one search. The cell rows of one service group (the "driver", or every
+    facility's ``''`` row without groups) are the candidates; the other groups and the filters on
+    facility columns are conditions on them."""
 
-    def __init__(self, connection, query: SearchQuery) -> None:
-        self.connection = connection
+    def __init__(self, session, query: SearchQuery) -> None:
+        self.session = session
+        self.connection = session.connection()
         self.query = query
-        self.geo = Spatial(connection.dialect.name, query.latitude, query.longitude)
-        self.groups = [sorted(code.upper() for code in group) for group in query.service_groups]
-        self.driver = self._driving_group()
+        self.geo = Spatial(self.connection.dialect.name, query.latitude, query.longitude)
+        self.groups = [tuple(sorted({code.upper() for code in g})) for g in query.service_groups]
+        self.on_facility = bool(
+            query.state or query.name_contains or query.street_contains or query.phone_contains
+        )
+        self.driver = self._driver()
 
-    def _driving_group(self) -> int | None:
-        """The group with the fewest facility links when it has few enough to drive the search."""
-        if not self.groups or any(not group for group in self.groups):
-            return None
-        selects, params = [], {"cap": FEW_LINKS}
+    def _driver(self) -> int | None:
+        """The group with the fewest cell rows near the point (None: every facility's row)."""
+        if len(self.groups) < 2:
+            return 0 if self.groups else None
+        where = Sql(params={"sample": DRIVER_SAMPLE})
+        if self.query.radius_miles is not None:
+            self.geo.box(self.query.radius_miles, where)
+        counts = []
         for g, group in enumerate(self.groups):
-            names = _names(params, f"c{g}", group)
-            selects.append(
-                f"(SELECT count(*) FROM (SELECT 1 FROM facility_service"
-                f" WHERE service_code IN ({names}) LIMIT :cap) AS s{g})"
+            codes = where.bind(f"d{g}", group)
+            counts.append(
+                f"(SELECT count(*) FROM (SELECT 1 FROM {CELL_TABLE} AS c WHERE"
+                f" c.service_code IN ({codes}) AND {where.where()} LIMIT :sample) AS s{g})"
             )
-        counts = self.connection.execute(text("SELECT " + ", ".join(selects)), params).one()
-        fewest = min(range(len(counts)), key=counts.__getitem__)
-        return fewest if counts[fewest] < FEW_LINKS else None
+        found = self.connection.execute(text("SELECT " + ", ".join(counts)), where.params).one()
+        return min(range(len(found)), key=found.__getitem__)
 
-    def _from(self, box_miles: float | None) -> tuple[str, Sql]:
-        """FROM clause and filters; a box unless a service group or no radius drives the search."""
-        where = Sql(params=dict(self.geo.params))
-        source = "facility AS f"
-        if box_miles is not None and self.driver is None:
-            source = self.geo.box(box_miles, where)
+    def _candidates(self, box_miles: float | None, within: float | None) -> tuple[str, Sql]:
+        """``SELECT [DISTINCT] c.facility_id AS id, <distance> AS d`` of the matches (SQL, params).
+
+        Limited to a box of ``box_miles`` and to ``within`` miles when they are not None.
+        """
         q = self.query
+        where = Sql(params=dict(self.geo.params))
+        codes = self.groups[self.driver] if self.driver is not None else (ANY_SERVICE,)
+        where.add(f"c.service_code IN ({where.bind('code', codes)})")
+        if box_miles is not None:
+            self.geo.box(box_miles, where)
         if not q.include_closed:
-            where.add("f.status <> :closed", closed=FacilityStatus.CLOSED.value)
+            where.add("NOT c.closed")
+        if within is not None:
+            where.add(f"{self.geo.distance()} <= :within", within=within)
+        for g, group in enumerate(self.groups):
+            if g != self.driver:
+                where.add(
+                    "EXISTS (SELECT 1 FROM facility_service AS fs"
+                    f" WHERE fs.facility_id = c.facility_id"
+                    f" AND fs.service_code IN ({where.bind(f'g{g}', group)}))"
+                )
+        source = f"{CELL_TABLE} AS c"
+        if self.on_facility:
+            source += self.geo.join_facility("c.facility_id")
+            self._facility_filters(where)
+        # A facility offering two codes of the driving group has two rows.
+        distinct = "DISTINCT " if len(codes) > 1 else ""
+        sql = (
+            f"SELECT {distinct}c.facility_id AS id, {self.geo.distance()} AS d"
+            f" FROM {source} WHERE {where.where()}"
+        )
+        return sql, where
+
+    def _facility_filters(self, where: Sql) -> None:
+        q = self.query
         if q.state:
             where.add("f.state = :state", state=q.state.upper())
-        for g, group in enumerate(self.groups):
-            if not group:
-                where.add("1 = 0")
-                continue
-            names = _names(where.params, f"g{g}", group)
-            if g == self.driver:
-                where.add(
-                    "f.id IN (SELECT fs.facility_id FROM facility_service AS fs"
-                    f" WHERE fs.service_code IN ({names}))"
-                )
-            else:
-                where.add(
-                    "EXISTS (SELECT 1 FROM facility_service AS fs WHERE fs.facility_id = f.id"
-                    f" AND fs.service_code IN ({names}))"
-                )
         if q.name_contains:
-            needle = q.name_contains.lower()
-            where.add(
-                f"({self.geo.contains('f.name1', 'name')} OR {self.geo.contains('f.name2', 'name')})",
-                name=needle,
-            )
+            name1 = self.geo.contains("f.name1", "name")
+            name2 = self.geo.contains("f.name2", "name")
+            where.add(f"({name1} OR {name2})", name=q.name_contains.lower())
         if q.street_contains:
             where.add(self.geo.contains("f.street1", "street"), street=q.street_contains.lower())
         if q.phone_contains:
             where.add(self.geo.contains("f.phone", "phone"), phone=q.phone_contains.lower())
-        return source, where
 
     def count(self) -> int:
-        radius = self.query.radius_miles
-        source, where = self._from(radius)
-        if radius is not None:
-            where.add(f"{self.geo.distance()} <= :radius", radius=radius)
-        sql = f"SELECT count(*) FROM {source} WHERE {where.where()}"
+        q = self.query
+        if q.radius_miles is None and q.state:
+            return self._count_in_state()
+        sql, where = self._candidates(q.radius_miles, q.radius_miles)
+        return self.connection.execute(
+            text(f"SELECT count(*) FROM ({sql}) AS m"), where.params
+        ).scalar_one()
+
+    def _count_in_state(self) -> int:
+        """No radius but a state: the state's facilities, found by the index on facility.state."""
+        q = self.query
+        where = Sql()
+        self._facility_filters(where)
+        if not q.include_closed:
+            where.add("f.status <> 'closed'")
+        for g, group in enumerate(self.groups):
+            where.add(
+                "EXISTS (SELECT 1 FROM facility_service AS fs WHERE fs.facility_id = f.id"
+                f" AND fs.service_code IN ({where.bind(f'g{g}', group)}))"
+            )
+        sql = f"SELECT count(*) FROM facility AS f WHERE {where.where()}"
         return self.connection.execute(text(sql), where.params).scalar_one()
 
     def _ranked(
-        self, box_miles, within, order: str, limit: int, offset: int = 0
-    ) -> list[tuple[int, float]]:
-        source, where = self._from(box_miles)
-        if within is not None:
-            where.add(f"{self.geo.distance()} <= :within", within=within)
+        self, box_miles, within, limit: int, offset: int = 0, sort: str = "distance"
+    ) -> list[SearchHit]:
+        """One page of matches in ``sort`` order, with their facilities and services."""
+        sql, where = self._candidates(box_miles, within)
+        source, keys = f"({sql}) AS m", ""
+        order, again = "m.d, m.id", "p.d, p.id"
+        if sort == "-distance":
+            order, again = "m.d DESC, m.id", "p.d DESC, p.id"
+        elif sort in ("name1", "name2"):
+            source += self.geo.join_facility("m.id")
+            name = self.geo.collate(self.geo.lower(f"f.{sort}"))
+            keys = f", f.{sort} IS NULL AS k_null, {name} AS k_name"
+            order, again = "k_null, k_name, m.d, m.id", "p.k_null, p.k_name, p.d, p.id"
+        # The page is cut before facility rows are read: only its own rows are joined.
         sql = (
-            f"SELECT f.id, {self.geo.distance()} AS d FROM {source} WHERE {where.where()}"
-            f" ORDER BY {order} LIMIT :limit OFFSET :offset"
+            f"SELECT {FACILITY_COLUMNS}, p.d FROM (SELECT m.id, m.d{keys} FROM {source}"
+            f" ORDER BY {order} LIMIT :limit OFFSET :offset) AS p"
+            f"{self.geo.join_facility('p.id')} ORDER BY {again}"
+        )
+        distance = column("d", Double)
+        statement = (
+            select(Facility, distance)
+            .from_statement(text(sql).columns(*Facility.__table__.columns, distance))
+            .options(selectinload(Facility.services))
         )
         params = {**where.params, "limit": limit, "offset": offset}
-        return [(row[0], row[1]) for row in self.connection.execute(text(sql), params)]
+        return [SearchHit(*row) for row in self.session.execute(statement, params)]
 
-    def page(self, total: int, offset: int, limit: int) -> list[tuple[int, float]]:
+    def page(self, total: int, offset: int, limit: int) -> list[SearchHit]:
         radius = self.query.radius_miles
-        sort = self.query.sort
-        if sort != "distance":
-            return self._ranked(radius, radius, self._order(sort), limit, offset)
-        if self.driver is not None:
-            return self._ranked(None, radius, "d, f.id", limit, offset)
-        if self.geo.knn_order():
-            return self._knn(radius, offset, limit)
+        if self.query.sort != "distance":
+            return self._ranked(radius, radius, limit, offset, self.query.sort)
         return self._widening(radius, offset, limit, total)
 
-    def nearest(self, limit: int) -> list[tuple[int, float]]:
+    def nearest(self, limit: int) -> list[SearchHit]:
         """The nearest matches at any distance (nothing matched within the radius)."""
-        if self.driver is not None:
-            return self._ranked(None, None, "d, f.id", limit)
-        if self.geo.knn_order():
-            return self._knn(None, 0, limit)
         return self._widening(None, 0, limit, None, start=self.query.radius_miles * 3)
 
-    def _order(self, sort: str) -> str:
-        if sort == "-distance":
-            return "d DESC, f.id"
-        column = f"f.{sort}"
-        name = self.geo.collate(self.geo.lower(column))
-        return f"{column} IS NULL, {name}, d, f.id"
-
     def _widening(self, radius, offset, limit, total, start: float = 0.0):
-        """Boxes growing until one holds the page: a box holds every facility within its radius."""
+        """Boxes growing until one holds the page: a box holds every facility within its radius,
+        so when the first ``offset + limit`` matches in it are within that radius, they are the
+        first of all."""
         needed = offset + limit
-        steps = [w for w in WIDENING_MILES if w > start]
+        steps = [miles for miles in WIDENING_MILES if miles > start]
         if total and radius:
-            # Density from the count: a circle holding about twice the page, then the full radius.
+            # The count tells the density: a circle holding about twice the page, else all.
             steps = [radius * min(1.0, 1.5 * math.sqrt(needed / total))]
         elif start:
             steps.insert(0, start)
         for miles in steps:
             if radius is not None and miles >= radius:
                 break
-            rows = self._ranked(miles, miles, "d, f.id", limit, offset)
+            rows = self._ranked(miles, miles, limit, offset)
             if len(rows) == limit:
                 return rows
-        return self._ranked(radius, radius, "d, f.id", limit, offset)
-
-    def _knn(self, radius, offset, limit) -> list[tuple[int, float]]:
-        """PostgreSQL: the GiST index yields facilities nearest first; exact order is re-checked."""
-        needed = offset + limit
-        fetch = needed + 10
-        while True:
-            source, where = self._from(radius)
-            sql = (
-                f"SELECT f.id, {self.geo.distance()} AS d FROM {source} WHERE {where.where()}"
-                f" ORDER BY {self.geo.knn_order()} LIMIT :fetch"
-            )
-            rows = self.connection.execute(text(sql), {**where.params, "fetch": fetch}).all()
-            ranked = sorted((row[1], row[0]) for row in rows)
-            inside = [(id_, d) for d, id_ in ranked if radius is None or d <= radius]
-            if len(rows) < fetch:
-                return inside[offset:needed]
-            # Facilities not fetched are at least this far (up to rounding of the chord order).
-            floor = ranked[-1][0] - ORDER_TOLERANCE
-            settled = sum(1 for _id, d in inside if d < floor)
-            if settled >= needed or (radius is not None and floor > radius):
-                return inside[offset:needed]
-            fetch *= 4
-
-
-def _names(params: dict, prefix: str, values: Iterable[str]) -> str:
-    """Binds each value under its own name and returns the placeholders."""
-    names = []
-    for i, value in enumerate(values):
-        params[f"{prefix}_{i}"] = value
-        names.append(f":{prefix}_{i}")
-    return ", ".join(names)
+        return self._ranked(radius, radius, limit, offset)

@@ -1,10 +1,12 @@
-"""The engine-specific SQL of a search: exact haversine, spatial index boxes and KNN ordering.
+"""The spatial index of searches (``facility_cell``) and the engine-specific bits of their SQL.
 
-SQLite keeps an R*Tree (``facility_rtree``) in step with ``facility`` through triggers; PostgreSQL
-has a GiST index on ``ll_to_earth(latitude, longitude)`` (cube + earthdistance, no PostGIS). Both
-only narrow the candidates: every decision and every displayed distance is the haversine of
-``finder.geo.distance``, evaluated in SQL with the same operations in the same order as
-``haversine_miles``, so the engines and Python agree to the last bit.
+``facility_cell`` (migration 0002, kept by triggers) holds one row per facility with service code
+``''`` and one per (facility, service) link, keyed by (service_code, band, longitude, facility_id)
+with band = floor(latitude * 10). The facilities of one code in a box are then a few contiguous key
+ranges, one per 0.1-degree latitude band, carrying the exact coordinates and the closed flag: a
+count within a radius reads no other table. The index only narrows the candidates; every decision
+and every displayed distance is the haversine of ``finder.geo.distance``, evaluated in SQL with the
+operations of ``haversine_miles`` in the same order, so SQLite, PostgreSQL and Python agree.
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ from dataclasses import dataclass, field
 
 from finder.geo.distance import EARTH_RADIUS_MILES, bounding_box
 
+CELL_TABLE = "facility_cell"
+#: The service code of the row every facility has, whatever its services.
+ANY_SERVICE = ""
+#: Bands per degree of latitude (a band is about 6.9 miles high).
+BANDS_PER_DEGREE = 10
 #: What ``math.radians`` multiplies by.
 RADIANS_PER_DEGREE = math.pi / 180
-#: Boxes are made a little larger than the radius: they only pre-filter.
-BOX_MARGIN = 1.0001
 
-RTREE_TABLE = "facility_rtree"
-POSTGRES_INDEX = "ix_facility_earth"
+
+def band(latitude: float) -> int:
+    """The band of a latitude, as the triggers compute it: floor(latitude * 10)."""
+    return math.floor(latitude * BANDS_PER_DEGREE)
 
 
 def include_name(name: str | None, type_: str, parent_names) -> bool:
-    """Autogenerate filter: the spatial index is not in the models, only in migration 0002."""
-    if type_ == "table" and name and (name == RTREE_TABLE or name.startswith(RTREE_TABLE + "_")):
-        return False
-    return not (type_ == "index" and name == POSTGRES_INDEX)
+    """Autogenerate filter: the spatial index lives in migration 0002, not in the models."""
+    return not (type_ == "table" and name == CELL_TABLE)
 
 
 def include_object(obj, name: str | None, type_: str, reflected: bool, compare_to) -> bool:
@@ -45,6 +50,14 @@ class Sql:
         self.conditions.append(condition)
         self.params.update(params)
 
+    def bind(self, prefix: str, values) -> str:
+        """Binds each value under its own name; returns the placeholders, comma-separated."""
+        names = []
+        for i, value in enumerate(values):
+            self.params[f"{prefix}_{i}"] = value
+            names.append(f":{prefix}_{i}")
+        return ", ".join(names)
+
     def where(self) -> str:
         return " AND ".join(self.conditions) if self.conditions else "1 = 1"
 
@@ -55,12 +68,11 @@ class Spatial:
     def __init__(self, dialect: str, latitude: float, longitude: float) -> None:
         if dialect not in ("sqlite", "postgresql"):
             raise NotImplementedError(f"search supports SQLite and PostgreSQL, not {dialect}")
-        self.dialect = dialect
+        self.is_sqlite = dialect == "sqlite"
         self.latitude = latitude
         self.longitude = longitude
         p1 = math.radians(latitude)
         self.params: dict[str, object] = {
-            "q_lat": latitude,
             "q_lon": longitude,
             "q_p1": p1,
             "q_cos_p1": math.cos(p1),
@@ -68,12 +80,8 @@ class Spatial:
             "q_two_r": 2 * EARTH_RADIUS_MILES,
         }
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.dialect == "sqlite"
-
-    def distance(self, alias: str = "f") -> str:
-        """``haversine_miles(q_lat, q_lon, latitude, longitude)`` as SQL, operation for operation."""
+    def distance(self, alias: str = "c") -> str:
+        """``haversine_miles(point, row)`` as SQL, operation for operation."""
         lat, lon = f"{alias}.latitude", f"{alias}.longitude"
         a = (
             f"power(sin(({lat} * :q_rad - :q_p1) / 2), 2)"
@@ -82,34 +90,23 @@ class Spatial:
         smaller = "min" if self.is_sqlite else "least"
         return f"(:q_two_r * asin({smaller}(1.0, sqrt({a}))))"
 
-    def box(self, miles: float, where: Sql) -> str:
-        """The FROM clause of facilities ``f`` near the point, adding the box test to ``where``.
-
-        The box holds every facility within ``miles`` and some farther ones.
-        """
-        if self.is_sqlite:
-            south, north, west, east = bounding_box(self.latitude, self.longitude, miles)
-            # The R*Tree's 32-bit bounds are rounded outwards, so an overlap test never misses.
-            where.add(
-                "r.max_lat >= :box_s AND r.min_lat <= :box_n"
-                " AND r.max_lon >= :box_w AND r.min_lon <= :box_e",
-                box_s=south, box_n=north, box_w=west, box_e=east,
-            )
-            # CROSS JOIN keeps the R*Tree as the outer loop.
-            return f"{RTREE_TABLE} AS r CROSS JOIN facility AS f ON f.id = r.id"
-        # earth() is earthdistance's own radius; an angle times it is a distance on its sphere.
+    def box(self, miles: float, where: Sql, alias: str = "c") -> None:
+        """Limits ``where`` to the cell rows of a box holding everything within ``miles``."""
+        south, north, west, east = bounding_box(self.latitude, self.longitude, miles)
+        if west <= -180 or east >= 180:
+            # The box would cross the 180th meridian (Aleutians): take every longitude instead.
+            west, east = -180.0, 180.0
+        bands = where.bind("band", range(band(south), band(north) + 1))
         where.add(
-            "earth_box(ll_to_earth(:q_lat, :q_lon), :box_angle * earth())"
-            " @> ll_to_earth(f.latitude, f.longitude)",
-            box_angle=miles / EARTH_RADIUS_MILES * BOX_MARGIN + 1e-9,
+            f"{alias}.band IN ({bands}) AND {alias}.longitude BETWEEN :box_w AND :box_e",
+            box_w=west,
+            box_e=east,
         )
-        return "facility AS f"
 
-    def knn_order(self) -> str | None:
-        """An ORDER BY the GiST index walks nearest first (PostgreSQL), else None."""
-        if self.is_sqlite:
-            return None
-        return "ll_to_earth(f.latitude, f.longitude) <-> ll_to_earth(:q_lat, :q_lon)"
+    def join_facility(self, on: str) -> str:
+        """Joins ``facility AS f``; on SQLite as the inner loop (the cell rows drive)."""
+        join = "CROSS JOIN" if self.is_sqlite else "JOIN"
+        return f" {join} facility AS f ON f.id = {on}"
 
     def lower(self, column: str) -> str:
         # SQLite's lower() folds ASCII only; finder_lower is Python's str.lower (see prepare).
@@ -131,9 +128,7 @@ def prepare(connection) -> None:
         return
     pooled = connection.connection
     if not pooled.info.get("finder_lower"):
-        pooled.driver_connection.create_function(
-            "finder_lower", 1, _lower, deterministic=True
-        )
+        pooled.driver_connection.create_function("finder_lower", 1, _lower, deterministic=True)
         pooled.info["finder_lower"] = True
 
 

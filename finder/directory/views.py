@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
+from finder.calls.numbers import number_for_facility, numbers_for_facilities
 from finder.directory.filters import (
     PAYMENT_CATEGORY_CODES,
     facility_by_slug,
@@ -156,11 +157,13 @@ def results():
     )
     wider = [r for r in _radii() if r > params.radius_miles]
     labels = services_by_code(params.service_codes)
+    shown = [hit.facility.id for hit in (*result.hits, *result.nearest_beyond)]
     return render_template(
         "directory/results.html",
         place=place,
         params=params,
         result=result,
+        tracking_numbers=numbers_for_facilities(db.session, shown),
         search_args=search_args,
         facility_args=search_args(params),
         wider_radius=wider[0] if wider else None,
@@ -196,8 +199,11 @@ def facility(slug: str):
     if found is None:
         abort(404, "We couldn't find that facility. It may have moved to a new address.")
     groups = group_services(found.services)
+    tracking = number_for_facility(db.session, found)
     context = {
         "facility": found,
+        # A tracking number rings the facility's own line and no one else.
+        "tracking_number": tracking.number if tracking else None,
         "service_groups": [g for g in groups if g.category.code not in PAYMENT_CATEGORY_CODES],
         "payment_groups": [g for g in groups if g.category.code in PAYMENT_CATEGORY_CODES],
         "directions_href": (

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from finder.calls.demo import DemoResult, seed_demo
 from finder.directory.models import Service
 from finder.seeding import api_page, contacts, facilities, gazetteer, otp, readers, sync, taxonomy
 
@@ -24,6 +25,7 @@ STEPS = (
     "phones and websites",
     "FindTreatment API sample",
     "writing facilities",
+    "demo call routing",
 )
 
 Progress = Callable[[str], None]
@@ -44,6 +46,7 @@ class SeedReport:
     api: api_page.ApiResult
     facilities: sync.FacilitySyncResult
     facility_total: int
+    demo: DemoResult
 
     def lines(self) -> list[str]:
         f, o, c, a, z = self.facilities, self.otp, self.contacts, self.api, self.zips
@@ -71,6 +74,7 @@ class SeedReport:
                 f"{category} {label!r} ({n})" for (category, label), n in a.unmapped.most_common(20)
             )
             lines.append(f"Unmapped API labels (no code, not linked): {shown}.")
+        lines.extend(self.demo.lines())
         return lines
 
 
@@ -113,6 +117,10 @@ def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None
     session.flush()
     done(STEPS[6])
 
+    # After the facilities: the demo facility numbers ring real facilities' own phones.
+    demo_result = seed_demo(session)
+    done(STEPS[7])
+
     return SeedReport(
         categories=categories,
         services=services,
@@ -123,4 +131,5 @@ def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None
         api=api,
         facilities=written,
         facility_total=len(directory),
+        demo=demo_result,
     )

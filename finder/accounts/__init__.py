@@ -1,0 +1,1 @@
+"""Staff accounts: admins manage everything, operators read calls, reports and logs."""

@@ -1,0 +1,122 @@
+"""What each advertiser has taken: counters per local day and month, live legs, recent answers.
+
+Caps are enforced by ``reserve``: a conditional UPDATE of the day and month counters (a row lock
+on PostgreSQL, the write lock on SQLite), then a count of live legs under that lock. ``release``
+gives the calls back when an attempt fails.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from finder.calls.audit import lock_chain
+from finder.calls.eligibility import Reason
+from finder.calls.models import Advertiser, AdvertiserUsageCounter, AttemptStatus, CallAttempt
+from finder.calls.pool import AdvertiserUsage
+
+LIVE = (AttemptStatus.RESERVED, AttemptStatus.BRIDGED)
+ANSWERED = (AttemptStatus.BRIDGED, AttemptStatus.COMPLETED)
+JUDGED = (AttemptStatus.BRIDGED, AttemptStatus.COMPLETED, AttemptStatus.FAILED)
+
+
+def local_day(advertiser: Advertiser, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(advertiser.timezone)).date()
+
+
+def _counter_value(session: Session, advertiser_id: int, period: str, starts_on: date) -> int:
+    value = session.execute(
+        sa.select(AdvertiserUsageCounter.calls).where(
+            AdvertiserUsageCounter.advertiser_id == advertiser_id,
+            AdvertiserUsageCounter.period == period,
+            AdvertiserUsageCounter.starts_on == starts_on,
+        )
+    ).scalar()
+    return value or 0
+
+
+def live_legs(session: Session, advertiser_id: int, now: datetime) -> int:
+    return session.execute(
+        sa.select(sa.func.count()).select_from(CallAttempt).where(
+            CallAttempt.advertiser_id == advertiser_id,
+            CallAttempt.status.in_(LIVE),
+            CallAttempt.expires_at > now,
+        )
+    ).scalar_one()
+
+
+def usage_for(session: Session, advertisers: list[Advertiser], now: datetime,
+              window: int = 20) -> dict[int, AdvertiserUsage]:
+    usage = {}
+    for advertiser in advertisers:
+        day = local_day(advertiser, now)
+        recent = session.execute(
+            sa.select(CallAttempt.status).where(
+                CallAttempt.advertiser_id == advertiser.id, CallAttempt.status.in_(JUDGED)
+            ).order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc()).limit(window)
+        ).scalars().all()
+        usage[advertiser.id] = AdvertiserUsage(
+            calls_today=_counter_value(session, advertiser.id, "day", day),
+            calls_this_month=_counter_value(session, advertiser.id, "month", day.replace(day=1)),
+            live_legs=live_legs(session, advertiser.id, now),
+            recent_answers=tuple(status in ANSWERED for status in recent),
+        )
+    return usage
+
+
+def _ensure_counter(session: Session, advertiser_id: int, period: str, starts_on: date) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(AdvertiserUsageCounter)
+        .values(advertiser_id=advertiser_id, period=period, starts_on=starts_on, calls=0)
+        .on_conflict_do_nothing()
+    )
+
+
+def _bump(session: Session, advertiser_id: int, period: str, starts_on: date,
+          cap: int | None, delta: int) -> bool:
+    counter = AdvertiserUsageCounter
+    statement = sa.update(counter).where(
+        counter.advertiser_id == advertiser_id,
+        counter.period == period,
+        counter.starts_on == starts_on,
+    ).values(calls=counter.calls + delta)
+    if delta > 0 and cap is not None:
+        statement = statement.where(counter.calls < cap)
+    if delta < 0:
+        statement = statement.where(counter.calls > 0)
+    return session.execute(statement).rowcount == 1
+
+
+def reserve(session: Session, advertiser: Advertiser, now: datetime) -> Reason | None:
+    """Count one call against the advertiser's caps, or say which cap stops it."""
+    lock_chain(session)
+    day = local_day(advertiser, now)
+    month = day.replace(day=1)
+    _ensure_counter(session, advertiser.id, "day", day)
+    _ensure_counter(session, advertiser.id, "month", month)
+    if not _bump(session, advertiser.id, "day", day, advertiser.daily_cap, +1):
+        return Reason.DAILY_CAP_REACHED
+    if not _bump(session, advertiser.id, "month", month, advertiser.monthly_cap, +1):
+        _bump(session, advertiser.id, "day", day, None, -1)
+        return Reason.MONTHLY_CAP_REACHED
+    cap = advertiser.concurrent_cap
+    if cap is not None and live_legs(session, advertiser.id, now) >= cap:
+        _bump(session, advertiser.id, "day", day, None, -1)
+        _bump(session, advertiser.id, "month", month, None, -1)
+        return Reason.CONCURRENT_CAP_REACHED
+    return None
+
+
+def release(session: Session, attempt: CallAttempt) -> None:
+    """Give back the calls an attempt counted (it failed, so it does not use up a cap)."""
+    if attempt.advertiser_id is None or attempt.counted_on is None:
+        return
+    lock_chain(session)
+    _bump(session, attempt.advertiser_id, "day", attempt.counted_on, None, -1)
+    _bump(session, attempt.advertiser_id, "month", attempt.counted_on.replace(day=1), None, -1)
+    attempt.counted_on = None

@@ -1,0 +1,101 @@
+"""Twilio voice webhooks under /voice: signature-checked, CSRF-exempt, always answered with TwiML.
+
+Views only translate HTTP: the steps live in ``flow.py`` and the wording in ``twiml.py``.
+
+``/voice/fallback`` (Twilio's fallback URL) is checked like every other route: Twilio signs
+fallback requests too, and checking needs only the token in the configuration, never the
+database. An unsigned request there gets 403 like anywhere else. The trade-off: with a wrong
+``TWILIO_AUTH_TOKEN`` the fallback refuses as well, so refusals are logged as warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from finder.calls import flow
+from finder.calls.caller import redact
+from finder.calls.routing import RoutingSettings
+from finder.calls.signature import twilio_signed
+from finder.calls.twiml import FALLBACK_TWIML
+from finder.extensions import db
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+logger = logging.getLogger(__name__)
+TWIML_MIMETYPE = "text/xml"
+
+
+def now() -> datetime:
+    """The routing clock: ``CLOCK`` in the config (tests set it), else the current UTC time.
+
+    Always UTC: SQLite keeps times as naive text, compared correctly only in one zone.
+    """
+    clock = current_app.config.get("CLOCK")
+    return (clock() if clock else datetime.now(UTC)).astimezone(UTC)
+
+
+def _url(endpoint: str, **query) -> str:
+    return url_for(f"voice.{endpoint}", **query)
+
+
+def context() -> flow.VoiceContext:
+    config = current_app.config
+    return flow.VoiceContext(
+        now=now(),
+        settings=RoutingSettings(ring_seconds=int(config["CALL_RING_SECONDS"]),
+                                 leg_max_seconds=int(config["CALL_LEG_MAX_SECONDS"])),
+        hash_key=str(config["CALLER_HASH_KEY"]).encode(),
+        callback_key=config["CALLBACK_ENCRYPTION_KEY"],
+        forward_pool=config.get("FORWARD_POOL"),
+        url=_url,
+    )
+
+
+def _twiml(text: str) -> Response:
+    return Response(text, mimetype=TWIML_MIMETYPE)
+
+
+def _answer(step, *args) -> Response:
+    """Run a flow step; whatever goes wrong, Twilio gets TwiML that connects the caller."""
+    try:
+        reply = step(db.session, context(), *args)
+    except Exception:  # noqa: BLE001 - the flow catches its own; this guards the context too
+        logger.error("Voice webhook %s failed before its step ran; answered the fallback.\n%s",
+                     request.path, redact(traceback.format_exc()))
+        return _twiml(FALLBACK_TWIML)
+    if reply.twiml is None:
+        return Response(status=204)
+    return _twiml(reply.twiml)
+
+
+@bp.post("/incoming")
+@twilio_signed
+def incoming():
+    return _answer(flow.incoming, request.form)
+
+
+@bp.post("/dial-result")
+@twilio_signed
+def dial_result():
+    return _answer(flow.dial_result, request.form, request.args)
+
+
+@bp.post("/gather")
+@twilio_signed
+def gather():
+    return _answer(flow.gather, request.form, request.args)
+
+
+@bp.post("/status")
+@twilio_signed
+def status():
+    return _answer(flow.status, request.form, request.args)
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+@twilio_signed
+def fallback():
+    return _twiml(FALLBACK_TWIML)

@@ -1,0 +1,105 @@
+"""The Alembic migrations build exactly the models' schema and go down and up again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from finder.directory.spatial import CELL_TABLE, include_name, include_object
+from finder.extensions import db
+from tests.conftest import dispose, make_app
+
+
+def differences(connection) -> list:
+    context = MigrationContext.configure(
+        connection,
+        opts={"include_name": include_name, "include_object": include_object,
+              "compare_type": True, "compare_server_default": True},
+    )
+    return compare_metadata(context, db.metadata)
+
+
+def tables(connection) -> set[str]:
+    return set(sa.inspect(connection).get_table_names())
+
+
+def cell_count(connection) -> int:
+    return connection.execute(sa.text(f"SELECT count(*) FROM {CELL_TABLE}")).scalar_one()
+
+
+def test_migrations_build_the_models_schema(databases):
+    app = make_app(databases.new())
+    try:
+        with app.app_context():
+            upgrade()
+            with db.engine.connect() as connection:
+                assert differences(connection) == []
+                assert CELL_TABLE in tables(connection)
+    finally:
+        dispose(app)
+
+
+def test_downgrade_to_base_and_upgrade_again(databases):
+    app = make_app(databases.new())
+    try:
+        with app.app_context():
+            upgrade()
+            downgrade(revision="base")
+            with db.engine.connect() as connection:
+                assert tables(connection) <= {"alembic_version"}
+            upgrade()
+            with db.engine.connect() as connection:
+                assert differences(connection) == []
+                assert CELL_TABLE in tables(connection)
+    finally:
+        dispose(app)
+
+
+def test_spatial_index_is_backfilled_and_then_kept(databases):
+    """Facilities that exist before migration 0002 get their cell rows; later ones by trigger."""
+    app = make_app(databases.new())
+    now = datetime.now(UTC)
+
+    def add_facility(connection, facility_id: int) -> None:
+        connection.execute(
+            sa.text(
+                "INSERT INTO facility (id, slug, name1, city, state, latitude, longitude,"
+                " geo_precision, status, data_source, created_at, updated_at) VALUES (:id,"
+                " :slug, 'A', 'B', 'VA', 38.03, -78.48, 'rooftop', 'active', 't', :now, :now)"
+            ),
+            {"id": facility_id, "slug": f"f{facility_id}", "now": now},
+        )
+        connection.execute(
+            sa.text("INSERT INTO facility_service (facility_id, service_code) VALUES (:id, 'BU')"),
+            {"id": facility_id},
+        )
+
+    try:
+        with app.app_context():
+            upgrade(revision="0001")
+            with db.engine.begin() as connection:
+                connection.execute(sa.text(
+                    "INSERT INTO service_category (code, name, plain_name, position)"
+                    " VALUES ('OM', 'OM', 'OM', 1)"))
+                connection.execute(sa.text(
+                    "INSERT INTO service (code, category_code, label, plain_label, position,"
+                    " confirmed) VALUES ('BU', 'OM', 'BU', 'BU', 1, true)"))
+                add_facility(connection, 1)
+            upgrade()
+            with db.engine.begin() as connection:
+                assert cell_count(connection) == 2
+                add_facility(connection, 2)
+                assert cell_count(connection) == 4
+            downgrade(revision="0001")
+            with db.engine.begin() as connection:
+                assert CELL_TABLE not in tables(connection)
+                add_facility(connection, 3)  # no trigger left behind
+            upgrade()
+            with db.engine.connect() as connection:
+                assert cell_count(connection) == 6
+    finally:
+        dispose(app)

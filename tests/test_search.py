@@ -337,6 +337,22 @@ def test_triggers_keep_the_spatial_index_in_step(app):
         session.commit()
         assert actual_cells(session) == expected_cells(session)
 
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("TRUNCATE facility_service"))
+            assert actual_cells(session) == expected_cells(session)
+            session.execute(text("TRUNCATE facility CASCADE"))
+            assert actual_cells(session) == set()
+
+
+def test_sees_changes_not_yet_flushed(app):
+    with app.app_context():
+        add_taxonomy(db.session)
+        db.session.add(Facility(slug="new", name1="New", city="X", state="KS", latitude=37.5,
+                                longitude=-97.5, data_source="test",
+                                services=[db.session.get(Service, "BU")]))
+        result = search(db.session, SearchQuery(37.5, -97.5, 5, (frozenset({"BU"}),)))
+        assert [h.facility.slug for h in result.hits] == ["new"]
+
 
 def test_groups_by_category(app):
     with app.app_context():

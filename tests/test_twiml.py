@@ -51,16 +51,19 @@ def test_the_fallback_is_static_and_connects_to_samhsa():
     assert dial.attrib == {}  # no callback into a possibly broken app
 
 
-def test_the_unknown_number_message_is_polite_and_connects():
-    root = parse(twiml.unknown_number())
-    assert root.find("Say").text.startswith("This number is not in service at finder.")
-    assert root.find("Dial").text == SAMHSA_HELPLINE
+def test_every_samhsa_line_says_where_the_call_goes():
+    for line in (twiml.UNKNOWN_NUMBER, twiml.NO_FACILITY_PHONE, twiml.CALLBACK_IMPOSSIBLE,
+                 twiml.NOT_UNDERSTOOD_TWICE, twiml.NO_CHOICE_SAMHSA):
+        assert line.endswith(twiml.SAMHSA_CONNECT)
+    assert twiml.UNKNOWN_NUMBER.startswith("This number is not in service at finder.")
+    assert "a call back is not possible" in twiml.CALLBACK_IMPOSSIBLE
 
 
-def test_the_facility_menu_offers_1_and_2_then_samhsa():
+def test_the_facility_menu_offers_1_and_2_and_no_input_goes_on_to_a_recorded_step():
     root = parse(twiml.facility_unanswered_menu("/voice/gather?step=facility-unanswered",
-                                                repeat=False))
-    assert tags(root) == ["Say", "Gather", "Say", "Dial"]
+                                                "/voice/gather?step=facility-unanswered"
+                                                "&no_input=1", repeat=False))
+    assert tags(root) == ["Say", "Gather", "Redirect"]
     assert root.find("Say").text == "The facility did not answer."
     gather = root.find("Gather")
     assert gather.attrib == {"action": "/voice/gather?step=facility-unanswered",
@@ -68,8 +71,8 @@ def test_the_facility_menu_offers_1_and_2_then_samhsa():
     assert gather.find("Say").text == (
         "Press 1 to be forwarded to a quality treatment center: a licensed treatment facility "
         "that advertises on finder. Press 2 to ask for a call back.")
-    assert root.find("Dial").text == SAMHSA_HELPLINE
-    repeated = parse(twiml.facility_unanswered_menu("/x", repeat=True))
+    assert root.find("Redirect").text.endswith("no_input=1")
+    repeated = parse(twiml.facility_unanswered_menu("/x", "/y", repeat=True))
     assert repeated.find("Say").text == "Sorry, that was not one of the choices."
 
 
@@ -100,12 +103,6 @@ def test_call_back_confirmation_reads_the_last_four_digit_by_digit_and_hangs_up(
     root = parse(twiml.callback_confirmed("0100"))
     assert "We will call you back at the number ending in 0 1 0 0." in root.find("Say").text
     assert tags(root) == ["Say", "Hangup"]
-
-
-def test_call_back_impossible_offers_samhsa():
-    root = parse(twiml.callback_impossible())
-    assert "a call back is not possible" in root.find("Say").text
-    assert root.find("Dial").text == SAMHSA_HELPLINE
 
 
 def test_names_are_escaped_not_injected():

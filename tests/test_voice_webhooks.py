@@ -15,7 +15,6 @@ from finder.calls.callbacks import reveal_number
 from finder.calls.models import (
     AdvertiserUsageCounter,
     AttemptStatus,
-    CallAttempt,
     CallbackRequest,
     CallStatus,
     WebhookReceipt,
@@ -156,7 +155,7 @@ def test_an_unanswered_facility_offers_the_menu_then_samhsa(voice, tw, status):
     pool = build_pool(voice)
     sid, root = ring(tw, pool.facility_number)
     menu = dial_result(tw, sid, dials(root)[0], status=status)
-    assert verbs(menu) == ["Say", "Gather", "Say", "Dial"]
+    assert verbs(menu) == ["Say", "Gather", "Redirect"]
     assert says(menu)[0] == "The facility did not answer."
     gather = menu.find("Gather")
     assert gather.get("numDigits") == "1"
@@ -166,10 +165,15 @@ def test_an_unanswered_facility_offers_the_menu_then_samhsa(voice, tw, status):
     assert "Press 1 to be forwarded to a quality treatment center" in menu_text
     assert "licensed treatment facility that advertises on finder" in menu_text
     assert "Press 2 to ask for a call back" in menu_text
-    # No input: said, then SAMHSA; never a silent transfer.
-    assert "SAMHSA National Helpline" in says(menu)[-1]
-    assert dialed_number(menu.find("Dial")) == SAMHSA
     assert attempts(voice, sid)[0][2] == AttemptStatus.FAILED
+    # No input: Twilio follows the Redirect; the caller is told, then SAMHSA rings as a
+    # recorded leg. Never a silent transfer.
+    silence = press(tw, sid, menu.find("Redirect").text, None)
+    assert "We did not receive a choice" in says(silence)[0]
+    assert "SAMHSA National Helpline" in says(silence)[0]
+    assert dialed_number(silence.find("Dial")) == SAMHSA
+    assert silence.find("Dial").get("action").startswith("/voice/dial-result?attempt=")
+    assert [a[0] for a in attempts(voice, sid)] == ["facility", "samhsa"]
 
 
 def test_pressing_1_names_the_advertiser_then_dials_it(voice, tw):

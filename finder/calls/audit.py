@@ -44,11 +44,13 @@ def lock_chain(session: Session) -> None:
     """Take the routing lock (PostgreSQL) until the transaction ends.
 
     Every routing step that writes counters, legs or the chain takes it before its first row
-    lock, so two steps never hold row locks and wait for each other in opposite orders. A
-    plain-text statement: it does not autoflush pending changes ahead of the lock.
+    lock, so two steps never hold row locks and wait for each other in opposite orders. Pending
+    changes are not flushed ahead of it: their row locks come after the lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+        with session.no_autoflush:
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                            {"key": _ADVISORY_LOCK_KEY})
 
 
 def append(session: Session, *, call_id: int | None, attempt_number: int | None, kind: str,

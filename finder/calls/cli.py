@@ -94,13 +94,14 @@ def simulation_lines(simulation: Simulation) -> list[str]:
     previous = caller["previous_advertiser_id"]
     lines.append(f"Repeat caller: {'advertiser #' + str(previous) if previous else 'no'}.")
     lines.append("")
-    lines.append(f"{'id':>4}  {'advertiser':<46} {'tier':>4} {'weight':>6}  verdict")
+    lines.append(f"{'id':>4}  {'advertiser':<46} {'tier':>4} {'weight':>6}  "
+                 f"{'verdict':<42} figures")
     for candidate in decision["candidates"]:
         figures = candidate["figures"]
         verdict = "eligible" if candidate["eligible"] else ", ".join(candidate["reasons"])
         lines.append(f"{candidate['advertiser_id']:>4}  {candidate['name'][:46]:<46} "
-                     f"{figures['tier']:>4} {figures['weight']:>6}  {verdict}")
-        lines.append(f"{'':>6}{_figures(figures)}")
+                     f"{figures['tier']:>4} {figures['weight']:>6}  {verdict:<42} "
+                     f"{_figures(figures)}")
     if not decision["candidates"]:
         lines.append("      (the pool has no advertisers)")
     lines.append("")

@@ -45,6 +45,7 @@ from finder.calls.routing import (
     pool_for,
     ring_facility,
     route_helpline,
+    samhsa_leg,
 )
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ def run_step(session: Session, call_sid: str | None, step: str, now: datetime,
     try:
         if not _claim(session, call_sid, step, now):
             return _stored(session, call_sid, step)
+        # Routing steps take turns (PostgreSQL) before touching any call, leg or counter row, so
+        # two steps of one call never wait on each other's row locks in opposite orders.
+        audit.lock_chain(session)
         answer = work()
         session.execute(
             sa.update(WebhookReceipt)
@@ -194,6 +198,22 @@ def _helpline_leg(session: Session, ctx: VoiceContext, call: Call, pool: Adverti
     return twiml.connect([*before, line], _dial(ctx, leg))
 
 
+def _samhsa(session: Session, ctx: VoiceContext, call: Call, rule: str, line: str) -> str:
+    """Say ``line`` and connect to the SAMHSA helpline as a recorded, audited leg."""
+    leg = samhsa_leg(session, call, ctx.now, ctx.settings,
+                     {"rule": rule, "explanation": line})
+    return twiml.connect([line], _dial(ctx, leg))
+
+
+def _facility_menu(ctx: VoiceContext, *, repeat: bool) -> str:
+    retry = {"retry": 1} if repeat else {}
+    return twiml.facility_unanswered_menu(
+        ctx.url("gather", step=FACILITY_MENU, **retry),
+        ctx.url("gather", step=FACILITY_MENU, no_input=1, **retry),
+        repeat=repeat,
+    )
+
+
 # -- the steps ------------------------------------------------------------------------------
 
 def incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> Reply:
@@ -212,12 +232,12 @@ def _incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> s
         logger.warning("Call to a number finder does not route: %s (CallSid %s); connected to "
                        "the SAMHSA helpline", call.to_number, call.call_sid)
         call.outcome = "unknown_number"
-        return twiml.unknown_number()
+        return _samhsa(session, ctx, call, "unknown_number", twiml.UNKNOWN_NUMBER)
     if tracking.kind == NumberKind.FACILITY:
         leg = ring_facility(session, call, ctx.now, ctx.settings)
         if leg is None:
             call.outcome = "facility_no_phone"
-            return twiml.facility_without_phone()
+            return _samhsa(session, ctx, call, "facility_no_phone", twiml.NO_FACILITY_PHONE)
         call.outcome = "routed_facility"
         return twiml.connect([], _dial(ctx, leg))
     pool = pool_for(session, call, ctx.forward_pool)
@@ -253,8 +273,7 @@ def _dial_result(session: Session, ctx: VoiceContext, form: Mapping[str, str],
         return twiml.samhsa_unanswered()
     if kind == "facility":
         call.outcome = "facility_unanswered"
-        return twiml.facility_unanswered_menu(ctx.url("gather", step=FACILITY_MENU),
-                                              repeat=False)
+        return _facility_menu(ctx, repeat=False)
     advertiser = attempt.advertiser
     return _helpline_leg(session, ctx, call, advertiser.pool, before=[], via="failover",
                          after_no_answer=advertiser.name)
@@ -265,13 +284,14 @@ def gather(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     step = query.get("step") or ""
     digits = (form.get("Digits") or "")[:8]
     retry = query.get("retry") == "1"
-    key = f"gather:{step}:retry={int(retry)}:digits={digits}"
+    no_input = query.get("no_input") == "1"
+    key = f"gather:{step}:retry={int(retry)}:no_input={int(no_input)}:digits={digits}"
     return run_step(session, form.get("CallSid"), key, ctx.now,
-                    lambda: _gather(session, ctx, form, step, digits, retry))
+                    lambda: _gather(session, ctx, form, step, digits, retry, no_input))
 
 
 def _gather(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: str,
-            digits: str, retry: bool) -> str:
+            digits: str, retry: bool, no_input: bool) -> str:
     expire_stale_legs(session, ctx.now)
     call = _call(session, form["CallSid"])
     if step == ZIP:
@@ -286,11 +306,13 @@ def _gather(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: 
                              via="facility_forward")
     if digits == "2":
         return _request_callback(session, ctx, call, form.get("From"))
+    if digits == "" and no_input:
+        call.outcome = "samhsa_no_choice"
+        return _samhsa(session, ctx, call, "no_choice", twiml.NO_CHOICE_SAMHSA)
     if retry:
         call.outcome = "samhsa_no_choice"
-        return twiml.samhsa_after(twiml.MENU_NOT_UNDERSTOOD)
-    return twiml.facility_unanswered_menu(ctx.url("gather", step=FACILITY_MENU, retry=1),
-                                          repeat=True)
+        return _samhsa(session, ctx, call, "no_choice", twiml.NOT_UNDERSTOOD_TWICE)
+    return _facility_menu(ctx, repeat=True)
 
 
 def _request_callback(session: Session, ctx: VoiceContext, call: Call,
@@ -301,7 +323,7 @@ def _request_callback(session: Session, ctx: VoiceContext, call: Call,
     request = create_callback_request(session, call, from_number, ctx.callback_key)
     if request is None:  # withheld number: nobody to call back
         call.outcome = "callback_impossible"
-        return twiml.callback_impossible()
+        return _samhsa(session, ctx, call, "callback_impossible", twiml.CALLBACK_IMPOSSIBLE)
     if already is None:
         audit.append(session, call_id=call.id, attempt_number=None, kind="outcome",
                      payload={"event": "callback_requested", "callback_request_id": request.id,

@@ -58,7 +58,7 @@ def _state_free(reasons: list[Reason]) -> list[str]:
 
 
 def pool_advertisers(session: Session, pool: AdvertiserPool, now: datetime) -> list[dict]:
-    """Each advertiser of ``pool`` with whether it could take a call now (from a state it serves)."""
+    """Each advertiser of ``pool``, and whether it could take a call now (from its states)."""
     advertisers = list(pool.advertisers)
     usage = usage_for(session, advertisers, now)
     rules = EligibilityRules(min_answer_rate=pool.min_answer_rate)

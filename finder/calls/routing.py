@@ -133,9 +133,6 @@ def ring_facility(session: Session, call: Call, now: datetime,
         "caller_state": call.caller_state,
     }
     if not phone:
-        audit.append(session, call_id=call.id, attempt_number=None, kind="decision",
-                     payload={**payload, "chosen": None, "explanation": "The facility has no "
-                              "known phone; the caller is offered the SAMHSA helpline."})
         return None
     number, extension = _split_extension(phone)
     attempt = _new_attempt(session, call, now, settings, destination_kind="facility",
@@ -195,7 +192,7 @@ def route_helpline(session: Session, call: Call, pool: AdvertiserPool | None, no
     if pool is None or len(tried) >= pool.max_attempts:
         reason = "no pool is configured" if pool is None else (
             f"{len(tried)} advertisers were tried, the pool's limit")
-        return _samhsa_leg(session, call, now, settings, {**base, "rule": "attempts_exhausted"
+        return samhsa_leg(session, call, now, settings, {**base, "rule": "attempts_exhausted"
                            if pool else "no_pool", "explanation": f"The SAMHSA helpline "
                            f"answers: {reason}."})
     by_id = {a.id: a for a in advertisers}
@@ -218,7 +215,7 @@ def route_helpline(session: Session, call: Call, pool: AdvertiserPool | None, no
                                caller.already_tried | {chosen.id})
     payload = {**base, **decision.as_dict(), "lost_reservations": lost}
     if decision.chosen is None:
-        return _samhsa_leg(session, call, now, settings, payload)
+        return samhsa_leg(session, call, now, settings, payload)
     number, extension = _split_extension(chosen.phone)
     attempt = _new_attempt(session, call, now, settings, destination_kind="advertiser",
                            advertiser_id=chosen.id, dialed_number=number,
@@ -228,8 +225,14 @@ def route_helpline(session: Session, call: Call, pool: AdvertiserPool | None, no
     return Leg(attempt, number, extension, announce_name=chosen.name, decision=decision)
 
 
-def _samhsa_leg(session: Session, call: Call, now: datetime, settings: RoutingSettings,
-                payload: dict) -> Leg:
+def samhsa_leg(session: Session, call: Call, now: datetime, settings: RoutingSettings,
+               payload: dict) -> Leg:
+    """Connect the caller to the SAMHSA National Helpline, recorded like any other leg.
+
+    ``payload`` says why (at least ``rule`` and ``explanation``).
+    """
+    payload = {"number_kind": call.number_kind, "state_signal": call.state_signal,
+               "caller_state": call.caller_state, **payload}
     attempt = _new_attempt(session, call, now, settings, destination_kind="samhsa",
                            dialed_number=SAMHSA_HELPLINE)
     audit.append(session, call_id=call.id, attempt_number=attempt.attempt_number,
@@ -243,8 +246,10 @@ def finish_attempt(session: Session, attempt: CallAttempt, *, dial_call_status: 
     audit.lock_chain(session)
     if attempt.id is not None:
         # Twilio's dial action and status callbacks can finish one leg at the same moment: read
-        # the status again under the lock, so the leg is released and recorded only once.
-        session.refresh(attempt, ["status", "counted_on"])
+        # the status again under the lock (over any unflushed change), so the leg is released
+        # and recorded only once.
+        with session.no_autoflush:
+            session.refresh(attempt, ["status", "counted_on"])
     if attempt.status not in LIVE and attempt.status != AttemptStatus.EXPIRED:
         return attempt.status == AttemptStatus.COMPLETED
     status = (dial_call_status or "failed").lower()

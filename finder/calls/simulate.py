@@ -16,8 +16,12 @@ from finder.calls.eligibility import EligibilityRules
 from finder.calls.models import AdvertiserPool, Call, NumberKind, TrackingNumber
 from finder.calls.numbers import facility_line
 from finder.calls.policy import CallerContext, Decision, decide
-from finder.calls.routing import SAMHSA_HELPLINE, find_tracking_number, previous_advertiser, \
-    state_for_zip
+from finder.calls.routing import (
+    SAMHSA_HELPLINE,
+    find_tracking_number,
+    previous_advertiser,
+    state_for_zip,
+)
 from finder.calls.snapshots import pool_config_hash, snapshot
 from finder.calls.usage import usage_for
 from finder.geo.names import state_code

@@ -58,8 +58,8 @@ def _dial(response: VoiceResponse, spec: DialSpec) -> None:
 
 
 def _dial_samhsa_plain(response: VoiceResponse) -> None:
-    # No action: when SAMHSA's conversation ends the call ends. Used only where no routing
-    # step can be recorded (unknown number, no input, the static fallback).
+    # No action: when SAMHSA's conversation ends the call ends. Used only by the static
+    # fallback, which must work without the database.
     response.dial(SAMHSA_HELPLINE)
 
 
@@ -103,19 +103,13 @@ def connect(lines: Sequence[str], spec: DialSpec) -> str:
     return _xml(response)
 
 
-def unknown_number() -> str:
-    response = VoiceResponse()
-    response.say(f"This number is not in service at finder. {SAMHSA_CONNECT}")
-    _dial_samhsa_plain(response)
-    return _xml(response)
-
-
-def facility_without_phone() -> str:
-    response = VoiceResponse()
-    response.say("We're sorry: we do not have a working phone number for this facility. "
-                 f"{SAMHSA_CONNECT}")
-    _dial_samhsa_plain(response)
-    return _xml(response)
+UNKNOWN_NUMBER = f"This number is not in service at finder. {SAMHSA_CONNECT}"
+NO_FACILITY_PHONE = ("We're sorry: we do not have a working phone number for this facility. "
+                     f"{SAMHSA_CONNECT}")
+CALLBACK_IMPOSSIBLE = ("We're sorry: your number was not shared with us, so a call back is not "
+                       f"possible. {SAMHSA_CONNECT}")
+NOT_UNDERSTOOD_TWICE = f"{MENU_NOT_UNDERSTOOD} {SAMHSA_CONNECT}"
+NO_CHOICE_SAMHSA = f"{NO_CHOICE} {SAMHSA_CONNECT}"
 
 
 def ask_for_zip(action: str, no_input: str) -> str:
@@ -129,23 +123,17 @@ def ask_for_zip(action: str, no_input: str) -> str:
     return _xml(response)
 
 
-def facility_unanswered_menu(action: str, *, repeat: bool) -> str:
-    """The facility did not answer: 1 forwards, 2 asks for a call back, no input is SAMHSA."""
+def facility_unanswered_menu(action: str, no_input: str, *, repeat: bool) -> str:
+    """The facility did not answer: 1 forwards, 2 asks for a call back.
+
+    No input goes on to ``no_input``, which records the SAMHSA connection like any other leg.
+    """
     response = VoiceResponse()
     response.say(MENU_NOT_UNDERSTOOD if repeat else FACILITY_UNANSWERED)
     gather = response.gather(num_digits=1, action=action, method="POST",
                              timeout=MENU_DIGITS_TIMEOUT)
     gather.say(FACILITY_MENU)
-    response.say(f"{NO_CHOICE} {SAMHSA_CONNECT}")
-    _dial_samhsa_plain(response)
-    return _xml(response)
-
-
-def samhsa_after(line: str) -> str:
-    """Say why, then connect to the SAMHSA helpline (no routing step follows)."""
-    response = VoiceResponse()
-    response.say(f"{line} {SAMHSA_CONNECT}")
-    _dial_samhsa_plain(response)
+    response.redirect(no_input, method="POST")
     return _xml(response)
 
 
@@ -155,11 +143,6 @@ def callback_confirmed(last_four: str) -> str:
                  f"back at the number ending in {spaced_digits(last_four)}. {PRIVATE} Goodbye.")
     response.hangup()
     return _xml(response)
-
-
-def callback_impossible() -> str:
-    return samhsa_after("We're sorry: your number was not shared with us, so a call back is "
-                        "not possible.")
 
 
 def samhsa_unanswered() -> str:

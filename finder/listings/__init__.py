@@ -1,0 +1,1 @@
+"""Listings admin: finding, creating, editing, closing and verifying facility listings."""

@@ -1,0 +1,1 @@
+"""Staff pages for tracking numbers: assign, move, retire and re-activate."""

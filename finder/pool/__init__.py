@@ -1,0 +1,1 @@
+"""Staff pages for the advertiser pool: pools, advertisers and their credentials."""

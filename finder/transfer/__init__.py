@@ -1,0 +1,1 @@
+"""Imports into the directory (SAMHSA CSV, FindTreatment JSON, HSDS) and exports out of it."""

@@ -143,7 +143,32 @@ def million_url(engine: str, national: str, args) -> str:
     return url
 
 
+def warm(url: str) -> None:
+    """Reads the tables a search touches into the OS cache, as a server running for a while has
+    them; without it the first searches measure the disk, not the search."""
+    if url.startswith("sqlite"):
+        with open(synthetic.sqlite_path(url), "rb") as file:
+            while file.read(1 << 24):
+                pass
+        return
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if not conn.execute(sa.text(
+            "SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'"
+        )).first():
+            if not sa.make_url(url).database.startswith("finder_bench"):
+                print("  (not warmed: pg_prewarm is not installed in this database)")
+                return
+            conn.execute(sa.text("CREATE EXTENSION pg_prewarm"))
+        conn.execute(sa.text(
+            "SELECT pg_prewarm(c.oid, 'read') FROM pg_class AS c JOIN pg_namespace AS n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')"
+        ))
+    engine.dispose()
+
+
 def measure(url: str, code: str, queries: int, seed: int) -> Timings:
+    warm(url)
     app = create_app("development", {"SQLALCHEMY_DATABASE_URI": url, "GEOCODER": "offline"})
     with app.app_context():
         zips = list(db.session.scalars(sa.text("SELECT zip FROM zip_code ORDER BY zip")))

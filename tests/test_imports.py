@@ -151,8 +151,18 @@ def test_shared_files_into_the_seeded_directory_update_never_duplicate(seeded_ap
     total = facility_count(seeded_app)
     csv_result = invoke(seeded_app, "samhsa-csv", str(SUBSTANCE_USE_CSV))
     assert "0 created, 0 updated, 13,766 unchanged, 268 skipped, 0 failed." in csv_result.output
+    with seeded_app.app_context():
+        mohr_before = db.session.execute(sa.select(Facility).where(
+            Facility.name1 == "Region Ten Community Services Board",
+            Facility.street1 == "1014 East Market Street",
+        )).scalar_one()
+        county, zip4 = mohr_before.county, mohr_before.zip4
     api_result = invoke(seeded_app, "findtreatment", str(API_SAMPLE))
     assert api_result.exit_code == 0 and "; 0 created," in api_result.output
+    with seeded_app.app_context():
+        mohr = db.session.get(Facility, mohr_before.id)
+        # The API has no county or ZIP+4: importing it leaves them as they were.
+        assert county and (mohr.county, mohr.zip4) == (county, zip4)
     mental_health = invoke(seeded_app, "samhsa-csv", str(MENTAL_HEALTH_CSV), "--dry-run")
     assert mental_health.exit_code == 0 and "; 0 created," in mental_health.output
     assert "invalid phone '841-294-5306 x300'" in mental_health.output

@@ -19,6 +19,8 @@ from finder.db import now_utc
 GENESIS = "0" * 64
 #: Serializes appenders on PostgreSQL so the chain never forks (SQLite has one writer anyway).
 _ADVISORY_LOCK_KEY = 0x66696E646572
+#: ``session.info`` key: the transaction in which this session took the routing lock.
+_LOCK_HELD_IN = "finder.routing_lock_held_in"
 
 
 def canonical(payload: dict) -> str:
@@ -47,10 +49,18 @@ def lock_chain(session: Session) -> None:
     lock, so two steps never hold row locks and wait for each other in opposite orders. Pending
     changes are not flushed ahead of it: their row locks come after the lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        with session.no_autoflush:
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                            {"key": _ADVISORY_LOCK_KEY})
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # One step asks several times (claim, expiry, reserve, append...): once per transaction is
+    # enough. The innermost transaction is the key, so a rolled-back savepoint, which releases
+    # what it took, never leaves the lock assumed.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None and session.info.get(_LOCK_HELD_IN) is transaction:
+        return
+    with session.no_autoflush:
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": _ADVISORY_LOCK_KEY})
+    session.info[_LOCK_HELD_IN] = session.get_nested_transaction() or session.get_transaction()
 
 
 def append(session: Session, *, call_id: int | None, attempt_number: int | None, kind: str,

@@ -28,17 +28,6 @@ def local_day(advertiser: Advertiser, now: datetime) -> date:
     return now.astimezone(ZoneInfo(advertiser.timezone)).date()
 
 
-def _counter_value(session: Session, advertiser_id: int, period: str, starts_on: date) -> int:
-    value = session.execute(
-        sa.select(AdvertiserUsageCounter.calls).where(
-            AdvertiserUsageCounter.advertiser_id == advertiser_id,
-            AdvertiserUsageCounter.period == period,
-            AdvertiserUsageCounter.starts_on == starts_on,
-        )
-    ).scalar()
-    return value or 0
-
-
 def live_legs(session: Session, advertiser_id: int, now: datetime) -> int:
     return session.execute(
         sa.select(sa.func.count()).select_from(CallAttempt).where(
@@ -51,21 +40,59 @@ def live_legs(session: Session, advertiser_id: int, now: datetime) -> int:
 
 def usage_for(session: Session, advertisers: list[Advertiser], now: datetime,
               window: int = 20) -> dict[int, AdvertiserUsage]:
-    usage = {}
-    for advertiser in advertisers:
-        day = local_day(advertiser, now)
-        recent = session.execute(
-            sa.select(CallAttempt.status).where(
-                CallAttempt.advertiser_id == advertiser.id, CallAttempt.status.in_(JUDGED)
-            ).order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc()).limit(window)
-        ).scalars().all()
-        usage[advertiser.id] = AdvertiserUsage(
-            calls_today=_counter_value(session, advertiser.id, "day", day),
-            calls_this_month=_counter_value(session, advertiser.id, "month", day.replace(day=1)),
-            live_legs=live_legs(session, advertiser.id, now),
-            recent_answers=tuple(status in ANSWERED for status in recent),
+    """Each advertiser's usage in three queries, one per kind (not four per advertiser)."""
+    if not advertisers:
+        return {}
+    ids = [advertiser.id for advertiser in advertisers]
+    days = {advertiser.id: local_day(advertiser, now) for advertiser in advertisers}
+    counter = AdvertiserUsageCounter
+    starts = set(days.values()) | {day.replace(day=1) for day in days.values()}
+    counts = {
+        (advertiser_id, period, starts_on): calls
+        for advertiser_id, period, starts_on, calls in session.execute(
+            sa.select(counter.advertiser_id, counter.period, counter.starts_on, counter.calls)
+            .where(counter.advertiser_id.in_(ids), counter.starts_on.in_(starts))
         )
-    return usage
+    }
+    live = dict(session.execute(
+        sa.select(CallAttempt.advertiser_id, sa.func.count())
+        .where(CallAttempt.advertiser_id.in_(ids), CallAttempt.status.in_(LIVE),
+               CallAttempt.expires_at > now)
+        .group_by(CallAttempt.advertiser_id)
+    ).all())
+    recent = _recent_statuses(session, ids, window)
+    return {
+        advertiser_id: AdvertiserUsage(
+            calls_today=counts.get((advertiser_id, "day", day)) or 0,
+            calls_this_month=counts.get((advertiser_id, "month", day.replace(day=1))) or 0,
+            live_legs=live.get(advertiser_id, 0),
+            recent_answers=tuple(status in ANSWERED for status in recent[advertiser_id]),
+        )
+        for advertiser_id, day in days.items()
+    }
+
+
+def _recent_statuses(session: Session, ids: list[int], window: int) -> dict[int, list]:
+    """The statuses of each advertiser's last ``window`` judged legs, newest first.
+
+    One UNION ALL of a LIMITed query per advertiser, so each part can stop early on an index.
+    A union keeps no order, so the rows are sorted here, by the same keys as the SQL.
+    """
+    parts = [
+        sa.select(CallAttempt.advertiser_id, CallAttempt.status, CallAttempt.started_at,
+                  CallAttempt.id)
+        .where(CallAttempt.advertiser_id == advertiser_id, CallAttempt.status.in_(JUDGED))
+        .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+        .limit(window)
+        .subquery()
+        for advertiser_id in ids
+    ]
+    rows = session.execute(sa.union_all(*(sa.select(part) for part in parts))).all()
+    recent: dict[int, list] = {advertiser_id: [] for advertiser_id in ids}
+    for advertiser_id, status, _started, _id in sorted(
+            rows, key=lambda row: (row[2], row[3]), reverse=True):
+        recent[advertiser_id].append(status)
+    return recent
 
 
 def _ensure_counter(session: Session, advertiser_id: int, period: str, starts_on: date) -> None:

@@ -22,6 +22,8 @@ SORTS = ("distance", "-distance", "name1", "name2")
 NEAREST_BEYOND = 5
 #: Box radii (miles) tried in turn when no count says how dense the area is.
 WIDENING_MILES = (5.0, 15.0, 50.0, 150.0, 500.0)
+#: A page is first looked for within PAGE_MARGIN times the radius a uniform density would need.
+PAGE_MARGIN = 3.0
 #: Choosing which service group drives a search reads at most this many index entries per group.
 DRIVER_SAMPLE = 20_000
 #: The facility columns in the models' order, as the page query selects them.
@@ -293,8 +295,9 @@ class _Finder:
         needed = offset + limit
         steps = [miles for miles in WIDENING_MILES if miles > start]
         if total and radius:
-            # The count tells the density: a circle holding about twice the page, else all.
-            steps = [radius * min(1.0, 1.5 * math.sqrt(needed / total))]
+            # The count tells the density: a circle expected to hold the page nine times over
+            # (density varies; reading a few hundred rows costs little, a second query more).
+            steps = [radius * min(1.0, PAGE_MARGIN * math.sqrt(needed / total))]
         elif start:
             steps.insert(0, start)
         for miles in steps:

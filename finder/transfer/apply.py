@@ -3,10 +3,13 @@
 A row is the facility with the same ``source_key`` (the seeder's key, so the shared files
 imported into a seeded directory find their facilities) or, for an HSDS file, the facility
 whose exported location id it carries. As when seeding, an import sets the name, address and
-coordinates a file gives and the phones and website it gives (a file without a phone does not
-erase one), only ever adds services, never reopens or closes a listing and leaves alone a
-facility an admin has verified. An HSDS file is a whole record: it also sets status, the
-verification date and the exact services, and clears what it leaves out.
+coordinates a file gives (a column its format lacks, such as the API's county, is left alone)
+and the phones and website it gives (a file without a phone does not erase one), only ever adds
+services, never reopens or closes a listing and leaves alone a facility an admin has verified.
+A facility's ``data_source`` becomes the file's only when the file changes where or what the
+listing is, so re-importing the seed files leaves the seeder's provenance. An HSDS file is a
+whole record: it also sets status, the verification date and the exact services, and clears
+what it leaves out.
 
 ``plan_import`` only reads, so a dry run is the plan without ``write_plan``.
 """
@@ -24,11 +27,11 @@ from finder.db import now_utc
 from finder.directory.models import Facility, FacilityStatus, GeoPrecision, facility_service
 from finder.seeding.sync import CONTACT_COLUMNS, SOURCE_COLUMNS, unique_slug
 from finder.transfer.identifiers import location_id
-from finder.transfer.rows import Candidate, Problem
+from finder.transfer.rows import LISTING_COLUMNS, Candidate, Problem
 
 BATCH = 2000
-#: What a listing says about the place; ``data_source`` follows a change of these.
-PLACE_COLUMNS = tuple(c for c in SOURCE_COLUMNS if c != "data_source")
+#: ``data_source`` follows a change of these (what the listing says about the place).
+PLACE_COLUMNS = LISTING_COLUMNS
 FIELDS = (*SOURCE_COLUMNS, *CONTACT_COLUMNS, "status", "last_verified_on")
 
 
@@ -63,7 +66,10 @@ def _given(candidate: Candidate) -> dict:
     given = {c: v for c, v in contacts.items() if v is not None}
     if candidate.contacts_only:
         return given
-    return {c: getattr(record, c) for c in PLACE_COLUMNS} | given
+    carried = candidate.carried
+    return {
+        c: getattr(record, c) for c in PLACE_COLUMNS if carried is None or c in carried
+    } | given
 
 
 def plan_import(session: Session, candidates: list[Candidate]) -> Plan:

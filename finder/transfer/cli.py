@@ -95,8 +95,12 @@ hsds_command = _import_command(
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def export_csv(path: Path) -> None:
     """Write every facility's public fields to PATH (services as ";"-joined codes)."""
-    with open(path, "w", encoding="utf-8", newline="") as stream:
-        count = write_csv(db.session, stream)
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            count = write_csv(db.session, stream)
+    except OSError as exc:
+        click.echo(f"Cannot write {path}: {exc.strerror}", err=True)
+        raise click.exceptions.Exit(1) from None
     click.echo(f"Wrote {count:,} facilities to {path}.")
 
 
@@ -104,12 +108,16 @@ def export_csv(path: Path) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_hsds(directory: Path) -> None:
     """Write DIRECTORY/hsds.json and DIRECTORY/hsds.zip (CSVs with a datapackage.json)."""
-    directory.mkdir(parents=True, exist_ok=True)
     data = load_directory(db.session)
-    with open(directory / JSON_FILE, "w", encoding="utf-8") as stream:
-        for chunk in json_chunks(data):
-            stream.write(chunk)
-    with open(directory / ZIP_FILE, "wb") as stream:
-        counts = write_zip(data, stream)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / JSON_FILE, "w", encoding="utf-8") as stream:
+            for chunk in json_chunks(data):
+                stream.write(chunk)
+        with open(directory / ZIP_FILE, "wb") as stream:
+            counts = write_zip(data, stream)
+    except OSError as exc:
+        click.echo(f"Cannot write to {directory}: {exc.strerror}", err=True)
+        raise click.exceptions.Exit(1) from None
     shown = ", ".join(f"{count:,} {table}" for table, count in counts.items())
     click.echo(f"Wrote {directory / JSON_FILE} and {directory / ZIP_FILE}: {shown}.")

@@ -11,7 +11,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 
 from sqlalchemy import select
@@ -69,13 +69,25 @@ def load_directory(session: Session) -> DirectoryData:
     return DirectoryData(facilities, dict(codes), categories, services)
 
 
+def utc_text(moment: datetime | None) -> str | None:
+    """``2025-03-04T05:06:07Z`` (SQLite gives back naive UTC times, PostgreSQL aware ones)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def cell(value) -> str:
-    """A value as CSV text: empty for None, ISO dates, enum values, full-precision floats."""
+    """A value as CSV text: empty for None, ISO dates and UTC times, enum values, floats in
+    full precision."""
     if value is None:
         return ""
     if isinstance(value, Enum):
         return str(value.value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from finder.directory.models import FacilityStatus
+from finder.transfer.exports import utc_text
 from finder.transfer.identifiers import (
     FACILITY_URI_PREFIX,
     SOURCE_KEY_TYPE,
@@ -122,10 +123,6 @@ def split_phone(stored: str) -> tuple[str, int | None]:
     return number, int(extension) if extension.isdigit() else None
 
 
-def _datetime(value) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
 def _organization(f, ids: dict[str, str], codes: list[str]) -> list[dict]:
     return [{
         "id": ids["organization"], "name": f.name1, "alternate_name": f.name2,
@@ -140,7 +137,7 @@ def _service(f, ids: dict[str, str], codes: list[str]) -> list[dict]:
         "alternate_name": f.name2, "description": None, "url": f.website, "email": None,
         "status": STATUS_TO_HSDS[FacilityStatus(f.status)],
         "assured_date": f.last_verified_on.isoformat() if f.last_verified_on else None,
-        "last_modified": _datetime(f.updated_at),
+        "last_modified": utc_text(f.updated_at),
     }]
 
 

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -140,17 +141,21 @@ def _read_zip(data: bytes) -> dict[str, list[dict]]:
         raise ImportFileError("This is not a valid zip file.") from None
     with archive:
         infos = {info.filename: info for info in archive.infolist()}
-        descriptor = archive.read(DATAPACKAGE) if DATAPACKAGE in infos else None
-        paths = _paths(set(infos), descriptor)
-        if sum(infos[path].file_size for path in paths.values()) > MAX_UNPACKED_BYTES:
-            raise ImportFileError("The zip unpacks to more than the import limit.")
-        return {name: _read_csv(archive.read(path), path) for name, path in paths.items()}
+        try:
+            descriptor = archive.read(DATAPACKAGE) if DATAPACKAGE in infos else None
+            paths = _paths(set(infos), descriptor)
+            if sum(infos[path].file_size for path in paths.values()) > MAX_UNPACKED_BYTES:
+                raise ImportFileError("The zip unpacks to more than the import limit.")
+            # A member is read no further than the size its header declares.
+            return {name: _read_csv(archive.read(path), path) for name, path in paths.items()}
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise ImportFileError(f"The zip is damaged: {exc}.") from None
 
 
 def _read_json(data: bytes) -> dict[str, list[dict]]:
     try:
         tables = json.loads(decode(data)[0])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ImportFileError(f"This is not JSON: {exc}.") from None
     if not isinstance(tables, dict) or not all(
         isinstance(rows, list) and all(isinstance(row, dict) for row in rows)

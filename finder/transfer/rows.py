@@ -19,7 +19,10 @@ from finder.seeding.facilities import FacilityRecord
 from finder.seeding.normalize import clean, pad_zip4, zip4_of, zip5
 from finder.seeding.phones import normalize_phone, normalize_website
 from finder.seeding.readers import Listing
+from finder.seeding.sync import SOURCE_COLUMNS
 
+#: What a listing says about the place (``data_source`` aside).
+LISTING_COLUMNS = tuple(c for c in SOURCE_COLUMNS if c != "data_source")
 #: What the locator writes for "no website".
 _NO_WEBSITE = frozenset({"http://", "https://"})
 
@@ -55,6 +58,9 @@ class Candidate:
     location_id: str | None = None
     #: The slug to give a new facility when no other facility has it (HSDS: the exported one).
     slug: str | None = None
+    #: The facility columns the file has at all (None: all of them). A format without a column
+    #: (the API has no county) leaves that column of a listed facility as it is.
+    carried: frozenset[str] | None = None
 
 
 def text(fields: Mapping[str, object], key: str) -> str | None:
@@ -111,6 +117,14 @@ def listing_from(fields: Mapping[str, object]) -> Listing:
         latitude=latitude,
         longitude=longitude,
     )
+
+
+def carried_columns(fields: Mapping[str, object], listing: Listing) -> frozenset[str]:
+    """The listing columns a row's format has (``zip4`` also when the ZIP carries it)."""
+    columns = {name for name in LISTING_COLUMNS if name in fields}
+    if listing.zip4 is not None:
+        columns.add("zip4")
+    return frozenset(columns)
 
 
 def check_contacts(

@@ -18,7 +18,15 @@ from finder.seeding.facilities import Directory, FacilityRecord
 from finder.seeding.normalize import clean
 from finder.seeding.readers import Listing
 from finder.seeding.taxonomy import LabelIndex, codes_for_labels, split_labels
-from finder.transfer.rows import Candidate, Problem, RowError, check_contacts, listing_from, text
+from finder.transfer.rows import (
+    Candidate,
+    Problem,
+    RowError,
+    carried_columns,
+    check_contacts,
+    listing_from,
+    text,
+)
 
 #: Columns a CSV must have to be read as the locator's layout.
 REQUIRED_COLUMNS = ("name1", "city", "state", "zip", "latitude", "longitude")
@@ -77,12 +85,13 @@ class _Collector:
         record = self.directory.find(listing)
         return None if record is None else (record, self.first_row[record.source_key])
 
-    def add(self, number: int, listing: Listing, contacts_only: bool = False) -> FacilityRecord:
+    def add(self, number: int, listing: Listing, carried: frozenset[str],
+            contacts_only: bool = False) -> FacilityRecord:
         record = self.directory.add(listing, self.data_source)
         self.first_row[record.source_key] = number
-        self.parsed.candidates.append(
-            Candidate(row=number, record=record, contacts_only=contacts_only)
-        )
+        self.parsed.candidates.append(Candidate(
+            row=number, record=record, contacts_only=contacts_only, carried=carried
+        ))
         return record
 
 
@@ -138,7 +147,8 @@ def parse_locator_csv(data: bytes, data_source: str, progress: Progress | None =
                 Problem(number, name, f"repeats row {repeated[1]} (same name, street and ZIP)")
             )
             continue
-        record = collector.add(number, listing, contacts_only=kind != SUBSTANCE_USE)
+        record = collector.add(number, listing, carried_columns(fields, listing),
+                               contacts_only=kind != SUBSTANCE_USE)
         fill_contacts(record, *contacts)
     return parsed
 
@@ -158,7 +168,7 @@ def parse_api_json(
     codes through the taxonomy; labels without a code are reported, never guessed."""
     try:
         page = json.loads(decode(data)[0])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ImportFileError(f"This is not JSON: {exc}.") from None
     rows = page.get("rows") if isinstance(page, dict) else None
     if not isinstance(rows, list):
@@ -193,7 +203,7 @@ def parse_api_json(
                 Problem(number, name, f"same facility as row {first}; its services were added")
             )
         else:
-            record = collector.add(number, listing)
+            record = collector.add(number, listing, carried_columns(row, listing))
             fill_contacts(record, *contacts)
         for service in services:
             category = (clean(str(service.get("f2") or "")) or "").upper()

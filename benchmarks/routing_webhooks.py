@@ -1,0 +1,487 @@
+"""The routing benchmark's webhook part: the real app under gunicorn, callers on loopback, checks.
+
+Each caller thread keeps one HTTP/1.1 connection (``http.client``, lighter on the two shared
+cores than ``requests``) and plays whole calls as Twilio would drive them, every request signed
+with ``RequestValidator.compute_signature`` over the full URL and form. Afterwards the database
+is read directly to prove that every call is recorded and closed, no advertiser went over a cap at
+any moment (the audit chain replayed in order), and ``audit.verify`` finds the chain intact.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urljoin
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from benchmarks.routing_pool import HELPLINE, caller_number
+from finder.calls import audit
+from finder.calls.models import (
+    Advertiser,
+    AdvertiserUsageCounter,
+    AuditEntry,
+    Call,
+    CallAttempt,
+    CallStatus,
+)
+from finder.calls.twiml import FALLBACK_TWIML
+from finder.calls.usage import LIVE
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-routing-twilio-token"
+ACCOUNT = "AC" + "0" * 32
+ENDPOINTS = ("incoming", "dial-result", "status")
+REQUEST_TIMEOUT = 30
+
+
+def migrate(url: str) -> None:
+    """``flask db upgrade`` on ``url``, exactly as a deployment does."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                          cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode:
+        raise SystemExit(f"flask db upgrade failed:\n{done.stdout}{done.stderr}")
+    print(f"  migrated with flask db upgrade in {time.perf_counter() - started:.1f} s")
+
+
+# -- the server -------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving ``wsgi:app`` on a free loopback port; always stopped on leaving."""
+
+    def __init__(self, url: str, workers: int, threads: int) -> None:
+        self.port = _free_port()
+        self.command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
+                        "--threads", str(threads), "-b", f"127.0.0.1:{self.port}",
+                        "--log-level", "warning", "wsgi:app"]
+        self.env = {**os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN,
+                    "FINDER_ENV": "development", "FLASK_DEBUG": "0"}
+        self.log = tempfile.NamedTemporaryFile(prefix="finder-bench-gunicorn-", suffix=".log")
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited:\n{self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("POST", "/voice/fallback")
+                if conn.getresponse().status == 403:  # up, and refusing unsigned requests
+                    conn.close()
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not answer within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """TERM the process group gunicorn leads (master and workers), KILL if it lingers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.log.close()
+
+
+# -- the callers ------------------------------------------------------------------------------
+
+class Caller:
+    """One simulated Twilio connection: signs, posts, times and parses."""
+
+    def __init__(self, port: int, think_ms: float) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.think = think_ms / 1000
+        self.validator = RequestValidator(TOKEN)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        self.timings: list[tuple[str, float]] = []
+        self.retries = 0
+
+    def post(self, endpoint: str, url: str, params: dict) -> tuple[int, str]:
+        if self.think:
+            time.sleep(self.think)
+        full = urljoin(self.base, url)
+        path = full[len(self.base):]
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "X-Twilio-Signature": self.validator.compute_signature(full, params)}
+        body = urlencode(params)
+        for attempt in range(2):
+            started = time.perf_counter()
+            try:
+                self.conn.request("POST", path, body, headers)
+                response = self.conn.getresponse()
+                text = response.read().decode()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A kept-alive connection the server closed meanwhile: Twilio retries too.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                       timeout=REQUEST_TIMEOUT)
+                if attempt:
+                    raise
+                self.retries += 1
+                continue
+            self.timings.append((endpoint, (time.perf_counter() - started) * 1000))
+            return response.status, text
+        raise AssertionError("unreachable")
+
+    def play(self, call_sid: str, caller: str, no_answer: bool) -> CallRecord:
+        """A whole helpline call: incoming, each leg's dial action, the call's status callback."""
+        record = CallRecord(call_sid)
+        base = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": caller, "To": HELPLINE,
+                "Direction": "inbound", "ApiVersion": "2010-04-01"}
+        status, text = self.post("incoming", "/voice/incoming", {**base, "CallStatus": "ringing"})
+        for leg in itertools.count(1):
+            dial = record.check(status, text)
+            if dial is None or leg > 6:
+                break
+            answered = not (no_answer and leg == 1)
+            record.destinations.append(dial.findtext("Number", "").strip())
+            status, text = self.post("dial-result", dial.get("action"), {
+                **base, "CallStatus": "in-progress", "DialCallSid": f"{call_sid[:-4]}L{leg:03d}",
+                "DialCallStatus": "completed" if answered else "no-answer",
+                "DialCallDuration": "47" if answered else "0"})
+        status, text = self.post("status", "/voice/status",
+                                 {**base, "CallStatus": "completed", "CallDuration": "95"})
+        if status != 204:
+            record.problems.append(f"status callback answered {status}")
+        return record
+
+
+@dataclass
+class CallRecord:
+    call_sid: str
+    destinations: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, status: int, text: str) -> ET.Element | None:
+        """The TwiML's <Dial>, if it has one with an action; notes anything unexpected."""
+        if status != 200:
+            self.problems.append(f"HTTP {status}")
+            return None
+        if text == FALLBACK_TWIML:
+            self.problems.append("the static fallback answered (a server-side error)")
+            return None
+        root = ET.fromstring(text)
+        dial = root.find("Dial")
+        if dial is None:
+            if root.find("Hangup") is None:
+                self.problems.append(f"neither Dial nor Hangup: {text[:200]}")
+            return None
+        if not dial.get("action"):
+            self.problems.append("a Dial without an action")
+            return None
+        return dial
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    engine: str
+    calls: int
+    seconds: float
+    timings: dict[str, list[float]]
+    problems: list[str]
+    lock: str | None = None
+
+    @property
+    def requests(self) -> int:
+        return sum(len(values) for values in self.timings.values())
+
+    def overall(self) -> list[float]:
+        return [value for values in self.timings.values() for value in values]
+
+    def summary_line(self, target: float) -> str:
+        p50, p95, p99 = np.percentile(self.overall(), [50, 95, 99])
+        met = "met" if p95 <= target else "NOT MET"
+        return (f"webhooks {self.engine:10s} {self.calls:5d} calls  p50 {p50:7.2f}  p95 {p95:7.2f}"
+                f"  p99 {p99:7.2f} ms   {self.requests / self.seconds:6.1f} req/s"
+                f"   p95 <= {target} ms: {met}")
+
+
+def run(url: str, engine: str, args) -> Result:
+    """Serve, warm up, play ``args.calls`` timed calls with ``args.concurrency`` callers, check."""
+    rng = random.Random(args.seed + 1)
+    warm_up = 2 * args.concurrency
+    plan = [(f"CA{engine[:2]}bench{n:025d}", caller_number(rng),
+             rng.random() < args.no_answer) for n in range(warm_up + args.calls)]
+    with Server(url, args.workers, args.threads) as server:
+        print(f"  gunicorn -w {args.workers} -k gthread --threads {args.threads} on port "
+              f"{server.port}; {args.concurrency} callers, think time {args.think_ms:g} ms")
+        _play(server.port, plan[:warm_up], args, deadline=time.monotonic() + args.time_limit)
+        sampler = LockSampler(url) if engine == "postgresql" else None
+        started = time.monotonic()
+        with sampler or _nothing():
+            records, callers = _play(server.port, plan[warm_up:], args,
+                                     deadline=started + args.time_limit)
+        seconds = time.monotonic() - started
+        server_log = server.log_tail()
+    timings: dict[str, list[float]] = {endpoint: [] for endpoint in ENDPOINTS}
+    for caller in callers:
+        for endpoint, ms in caller.timings:
+            timings[endpoint].append(ms)
+    problems = [f"{r.call_sid}: {p}" for r in records for p in r.problems]
+    if len(records) < args.calls:
+        problems.append(f"only {len(records)} of {args.calls} calls played within "
+                        f"{args.time_limit:g} s")
+    result = Result(engine, len(records), seconds, timings, problems[:20])
+    if sampler:
+        result.lock = sampler.describe(result.requests / seconds)
+    report(result, sum(c.retries for c in callers))
+    played = {sid: None for sid, _, _ in plan[:warm_up]}
+    played.update({r.call_sid: r for r in records})
+    result.problems += verify(url, played)
+    if result.problems and "Traceback" in server_log:
+        print(f"  gunicorn log (tail):\n{server_log}")
+    return result
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _play(port: int, plan: list, args, deadline: float) -> tuple[list[CallRecord], list[Caller]]:
+    """``args.concurrency`` threads take calls from ``plan`` until it is done or time is up."""
+    pending = iter(plan)
+    guard = threading.Lock()
+    records: list[CallRecord] = []
+    errors: list[str] = []
+    callers = [Caller(port, args.think_ms) for _ in range(args.concurrency)]
+
+    def work(caller: Caller) -> None:
+        while time.monotonic() < deadline:
+            with guard:
+                item = next(pending, None)
+            if item is None:
+                return
+            try:
+                record = caller.play(*item)
+            except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+                errors.append(f"{item[0]}: {exc!r}")
+                record = CallRecord(item[0], problems=[repr(exc)])
+            with guard:
+                records.append(record)
+
+    threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(deadline - time.monotonic(), 0) + REQUEST_TIMEOUT + 5)
+    for caller in callers:
+        caller.conn.close()
+    return records, callers
+
+
+def report(result: Result, retries: int) -> None:
+    print(f"  {result.calls} calls, {result.requests} requests in {result.seconds:.1f} s: "
+          f"{result.calls / result.seconds:.1f} calls/s, "
+          f"{result.requests / result.seconds:.1f} requests/s"
+          + (f", {retries} reconnects" if retries else ""))
+    rows = [(endpoint, values) for endpoint, values in result.timings.items()]
+    rows.append(("overall", result.overall()))
+    for endpoint, values in rows:
+        if not values:
+            continue
+        p50, p95, p99 = np.percentile(values, [50, 95, 99])
+        print(f"  {endpoint:12s} {len(values):5d} requests  p50 {p50:7.2f}  p95 {p95:7.2f}  "
+              f"p99 {p99:7.2f}  max {max(values):7.2f} ms")
+    if result.lock:
+        print(f"  {result.lock}")
+
+
+# -- PostgreSQL's routing lock ----------------------------------------------------------------
+
+class LockSampler:
+    """Samples ``pg_locks`` every few ms: how often the routing lock is held, how many wait."""
+
+    QUERY = sa.text(
+        "SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) "
+        "FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+
+    def __init__(self, url: str, interval: float = 0.005) -> None:
+        self.engine = sa.create_engine(url)
+        self.interval = interval
+        self.samples: list[tuple[int, int]] = []
+        self.stopping = threading.Event()
+
+    def __enter__(self) -> LockSampler:
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        with self.engine.connect() as conn:
+            while not self.stopping.is_set():
+                self.samples.append(tuple(conn.execute(self.QUERY).one()))
+                conn.rollback()
+                time.sleep(self.interval)
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.engine.dispose()
+
+    def describe(self, steps_per_second: float) -> str:
+        if not self.samples:
+            return "routing lock: no samples"
+        held = sum(1 for granted, _ in self.samples if granted) / len(self.samples)
+        waiting = sum(waiters for _, waiters in self.samples) / len(self.samples)
+        # Little's law: mean time = mean number (holding or waiting) / arrival rate.
+        return (f"routing lock (pg_advisory_xact_lock, {len(self.samples)} samples): held "
+                f"{held:.0%} of the time, {waiting:.1f} steps waiting on average; per step "
+                f"~{held / steps_per_second * 1000:.1f} ms holding, "
+                f"~{waiting / steps_per_second * 1000:.1f} ms waiting")
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+def verify(url: str, played: dict[str, CallRecord | None]) -> list[str]:
+    """Read the database: every call recorded and closed, caps never exceeded, chain intact."""
+    engine = sa.create_engine(url)
+    problems: list[str] = []
+    try:
+        with Session(engine) as session:
+            calls = {c.call_sid: c for c in session.execute(sa.select(Call)).scalars()}
+            attempts = list(session.execute(sa.select(CallAttempt)).scalars())
+            per_call = Counter(a.call_id for a in attempts)
+            for sid, record in played.items():
+                call = calls.get(sid)
+                if call is None:
+                    problems.append(f"{sid}: no call recorded")
+                    continue
+                if call.status != CallStatus.COMPLETED:
+                    problems.append(f"{sid}: still {call.status}")
+                if record is not None and per_call[call.id] != len(record.destinations):
+                    problems.append(f"{sid}: {per_call[call.id]} legs recorded, "
+                                    f"{len(record.destinations)} dialled")
+            live = [a.id for a in attempts if a.status in LIVE]
+            if live:
+                problems.append(f"{len(live)} legs still live after every call ended")
+            advertisers = {a.id: a for a in session.execute(sa.select(Advertiser)).scalars()}
+            problems += _counters_match(session, advertisers, attempts)
+            problems += _replay(session, advertisers, attempts)
+            chain = audit.verify(session)
+            if not chain.intact:
+                problems.append(f"audit chain broken at row {chain.first_broken_id}: "
+                                f"{chain.problem}")
+            print(f"  checked: {len(played)} calls played, {len(calls)} recorded in all, "
+                  f"{len(attempts)} legs ({_destinations(attempts, advertisers)}); "
+                  f"audit chain {'intact' if chain.intact else 'BROKEN'} over "
+                  f"{chain.rows_checked} rows; {_binding(session)}")
+            print("  " + ("every check passed" if not problems
+                          else f"{len(problems)} problems, first: {problems[0]}"))
+    finally:
+        engine.dispose()
+    return problems
+
+
+def _destinations(attempts, advertisers) -> str:
+    names = Counter(
+        advertisers[a.advertiser_id].name.split()[-2] if a.advertiser_id else a.destination_kind
+        for a in attempts)
+    return ", ".join(f"{name} {count}" for name, count in sorted(names.items()))
+
+
+def _counters_match(session: Session, advertisers: dict, attempts: list) -> list[str]:
+    """The day and month counters equal the legs that count, and stay within the caps."""
+    truth = defaultdict(int)
+    for attempt in attempts:
+        if attempt.advertiser_id and attempt.counted_on:
+            truth[(attempt.advertiser_id, "day", attempt.counted_on)] += 1
+            truth[(attempt.advertiser_id, "month", attempt.counted_on.replace(day=1))] += 1
+    problems = []
+    counters = session.execute(sa.select(AdvertiserUsageCounter)).scalars()
+    seen = set()
+    for counter in counters:
+        key = (counter.advertiser_id, counter.period, counter.starts_on)
+        seen.add(key)
+        advertiser = advertisers[counter.advertiser_id]
+        cap = advertiser.daily_cap if counter.period == "day" else advertiser.monthly_cap
+        if counter.calls != truth[key]:
+            problems.append(f"counter {key} holds {counter.calls}, {truth[key]} legs count")
+        if cap is not None and counter.calls > cap:
+            problems.append(f"counter {key} holds {counter.calls}, over its cap {cap}")
+    problems += [f"no counter for {key}" for key in truth if key not in seen]
+    return problems
+
+
+def _replay(session: Session, advertisers: dict, attempts: list) -> list[str]:
+    """Walk the audit chain in order: at no moment more live legs than a concurrent cap."""
+    leg_of = {(a.call_id, a.attempt_number): a.advertiser_id for a in attempts}
+    live = Counter()
+    problems = []
+    rows = session.execute(sa.select(AuditEntry.id, AuditEntry.call_id, AuditEntry.attempt_number,
+                                     AuditEntry.kind).order_by(AuditEntry.id))
+    for entry_id, call_id, attempt_number, kind in rows:
+        advertiser_id = leg_of.get((call_id, attempt_number))
+        if advertiser_id is None:
+            continue
+        live[advertiser_id] += 1 if kind == "decision" else -1
+        cap = advertisers[advertiser_id].concurrent_cap
+        if cap is not None and live[advertiser_id] > cap:
+            problems.append(f"row {entry_id}: advertiser {advertiser_id} has "
+                            f"{live[advertiser_id]} live legs, over its cap {cap}")
+    return problems
+
+
+def _binding(session: Session) -> str:
+    """How often caps bound: concurrent-cap verdicts, and reservations lost to another call."""
+    refused = lost = 0
+    payloads = session.execute(
+        sa.select(AuditEntry.payload).where(AuditEntry.kind == "decision")).scalars()
+    for text in payloads:
+        payload = json.loads(text)
+        lost += len(payload.get("lost_reservations") or {})
+        refused += sum("concurrent_cap_reached" in c["reasons"]
+                       for c in payload.get("candidates", ()))
+    return f"{refused} concurrent-cap verdicts and {lost} lost reservations in the decisions"

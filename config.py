@@ -100,9 +100,8 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"
-    SQLALCHEMY_DATABASE_URI = normalize_database_url(
-        os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    )
+    #: The test suite points each app at its own database (tests/conftest.py).
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
 
 
 class ProductionConfig(Config):

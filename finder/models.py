@@ -23,9 +23,14 @@ from finder.directory.models import (
     facility_service,
 )
 from finder.geo.models import ZipCode
+from finder.guides.models import CommentStatus, Guide, GuideComment, GuideStatus
 from finder.moderation.models import ProblemReport, ReportStatus
 
 __all__ = [
+    "CommentStatus",
+    "Guide",
+    "GuideComment",
+    "GuideStatus",
     "ChangeEntry",
     "FacilityVerification",
     "ProblemReport",

@@ -1,0 +1,1 @@
+"""Substance guides written by admins, with visitor comments held for moderation."""

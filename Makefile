@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install db seed serve serve-prod bench lint clean browser-deps
+.PHONY: run test install db seed serve serve-prod bench bench-routing lint clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ browser-deps:
 
 bench: seed
 	$(BIN)/python benchmarks/search.py
+
+# Call routing: the policy in-process, then the voice webhooks under gunicorn on SQLite and
+# PostgreSQL (its own throwaway databases; needs no seed). BENCH_ARGS="--engine sqlite" etc.
+bench-routing: install
+	$(BIN)/python benchmarks/routing.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

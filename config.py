@@ -76,6 +76,8 @@ class Config:
     #: Number of proxies in front of the app whose X-Forwarded-* headers are trusted (ProxyFix),
     #: so Twilio signatures validate against the public https URL.
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", 0))
+    #: Operators' reports: an answered call lasting at least this many seconds is billable.
+    BILLABLE_SECONDS = int(os.environ.get("BILLABLE_SECONDS", 60))
 
     #: Login attempts allowed per address and, separately, per account.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes")
@@ -88,6 +90,8 @@ class Config:
     #: A report sent sooner than this after the form was shown is treated as a bot's (and
     #: quietly dropped): people take a few seconds to describe a problem.
     REPORT_MIN_FILL_SECONDS = _float("REPORT_MIN_FILL_SECONDS", 3.0)
+    #: Comments on substance guides a visitor's address may send.
+    COMMENT_RATE_LIMIT = os.environ.get("COMMENT_RATE_LIMIT", "5 per hour")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

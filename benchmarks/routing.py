@@ -80,13 +80,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--no-answer", type=float, default=0.2,
                         help="share of first legs that do not answer (the call fails over)")
-    parser.add_argument("--think-ms", type=float, default=0,
-                        help="pause of each caller between two webhooks (0: back to back)")
+    parser.add_argument("--think-ms", type=float, nargs="+", default=[0, 1000],
+                        help="scenarios: each caller's mean pause before every webhook (0: back "
+                             "to back, the saturation figure; 1000: paced, nearer real calls)")
+    parser.add_argument("--paced-calls", type=int, default=192,
+                        help="timed webhook calls per engine in each paced scenario")
     parser.add_argument("--time-limit", type=float, default=120,
                         help="seconds the callers of one engine may take at most")
     parser.add_argument("--postgres-url", default=POSTGRES_URL,
                         help=f"a PostgreSQL database to connect through; the benchmark creates "
                              f"and drops {POSTGRES_DATABASE} on its server")
+    parser.add_argument("--history", type=int, default=0,
+                        help="finished legs from months ago to add first (a database in use)")
+    parser.add_argument("--proposed-indexes", action="store_true",
+                        help="add the two call_attempt indexes the schema lacks (see README)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -101,10 +108,20 @@ def main() -> None:
             print(f"\n== {engine}: {sa.make_url(url).render_as_string()}")
             webhooks.migrate(url)
             routing_pool.build(url)
+            if args.history:
+                started_adding = time.perf_counter()
+                routing_pool.add_history(url, args.history)
+                print(f"  added {args.history:,} finished legs of history in "
+                      f"{time.perf_counter() - started_adding:.1f} s")
+            if args.proposed_indexes:
+                routing_pool.add_proposed_indexes(url)
+                print("  added the proposed indexes: " + "; ".join(routing_pool.PROPOSED_INDEXES))
             summary.append(route_benchmark(url, engine, args.routes, args.seed))
-            result = webhooks.run(url, engine, args)
-            summary.append(result.summary_line(WEBHOOK_P95_MS))
-            failures += [f"{engine}: {problem}" for problem in result.problems]
+            results, problems = webhooks.run(url, engine, args)
+            for result in results:
+                summary.append(result.summary_line(WEBHOOK_P95_MS))
+                failures += [f"{engine}: {problem}" for problem in result.problems]
+            failures += [f"{engine}: {problem}" for problem in problems]
     print("\n== summary")
     for line in summary:
         print(line)

@@ -8,12 +8,21 @@ generous (the benchmark must not run the pool dry); concurrent caps are tight in
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from finder.calls.models import Advertiser, AdvertiserPool, NumberKind, TrackingNumber
+from finder.calls.models import (
+    Advertiser,
+    AdvertiserPool,
+    AttemptStatus,
+    Call,
+    CallAttempt,
+    CallStatus,
+    NumberKind,
+    TrackingNumber,
+)
 
 HELPLINE = "+18885550101"
 POOL_NAME = "Benchmark helpline pool (fictional)"
@@ -87,3 +96,55 @@ def build(url: str) -> None:
 def caller_number(rng: random.Random) -> str:
     """A fictional caller, +1 AAA 555-01XX; numbers repeat now and then (repeat callers)."""
     return f"+1{rng.choice(CALLER_AREA_CODES)}5550{rng.randrange(100, 200)}"
+
+
+def add_history(url: str, legs: int, per_call: int = 1000) -> None:
+    """Finished legs from months ago, as a database in service for a while holds them.
+
+    They are over (completed or failed, none counted against today's caps), so they change no
+    decision; they only make the tables as large as a real history would.
+    """
+    if legs <= 0:
+        return
+    engine = sa.create_engine(url)
+    long_ago = datetime(2025, 1, 6, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            ids = [row[0] for row in conn.execute(sa.select(Advertiser.id).order_by(Advertiser.id))]
+            for first in range(0, legs, per_call):
+                call_id = conn.execute(sa.insert(Call).values(
+                    call_sid=f"CAhistory{first:023d}", to_number=HELPLINE, number_kind="helpline",
+                    state_signal="none", status=CallStatus.COMPLETED, started_at=long_ago,
+                ).returning(Call.id)).scalar_one()
+                conn.execute(sa.insert(CallAttempt), [
+                    dict(call_id=call_id, attempt_number=n + 1, destination_kind="advertiser",
+                         advertiser_id=ids[n % len(ids)], dialed_number="+15125550161",
+                         status=AttemptStatus.COMPLETED if n % 5 else AttemptStatus.FAILED,
+                         started_at=long_ago + timedelta(seconds=first + n),
+                         expires_at=long_ago + timedelta(seconds=first + n + 80),
+                         ended_at=long_ago + timedelta(seconds=first + n + 60))
+                    for n in range(min(per_call, legs - first))
+                ])
+    finally:
+        engine.dispose()
+
+
+#: Indexes the schema lacks (proposed, not in the migrations): every webhook step's expiry
+#: UPDATE scans all legs without the first; each advertiser's recent answers sort all its legs
+#: without the second. ``--proposed-indexes`` adds them, to measure what they would change.
+PROPOSED_INDEXES = (
+    "CREATE INDEX ix_call_attempt_status_expires_at ON call_attempt (status, expires_at)",
+    "CREATE INDEX ix_call_attempt_advertiser_started ON call_attempt "
+    "(advertiser_id, started_at, id)",
+)
+
+
+def add_proposed_indexes(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in PROPOSED_INDEXES:
+                conn.execute(sa.text(statement))
+            conn.execute(sa.text("ANALYZE"))
+    finally:
+        engine.dispose()

@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -112,6 +113,12 @@ class Server:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
 
+    def errors(self) -> Counter:
+        """The exceptions the server logged (each traceback's last line), counted."""
+        text = Path(self.log.name).read_text(errors="replace")
+        return Counter(line[:160] for line in text.splitlines()
+                       if re.match(r"^[\w.]+(Error|Exception)\b.*:", line))
+
     def stop(self) -> None:
         """TERM the process group gunicorn leads (master and workers), KILL if it lingers."""
         if self.process.poll() is None:
@@ -132,18 +139,19 @@ class Server:
 class Caller:
     """One simulated Twilio connection: signs, posts, times and parses."""
 
-    def __init__(self, port: int, think_ms: float) -> None:
+    def __init__(self, port: int, think_ms: float, seed: int) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.port = port
         self.think = think_ms / 1000
+        self.rng = random.Random(seed)
         self.validator = RequestValidator(TOKEN)
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
         self.timings: list[tuple[str, float]] = []
         self.retries = 0
 
     def post(self, endpoint: str, url: str, params: dict) -> tuple[int, str]:
-        if self.think:
-            time.sleep(self.think)
+        if self.think:  # independent callers: exponential pauses, so they never march in step
+            time.sleep(self.rng.expovariate(1 / self.think))
         full = urljoin(self.base, url)
         path = full[len(self.base):]
         headers = {"Content-Type": "application/x-www-form-urlencoded",
@@ -222,6 +230,7 @@ class CallRecord:
 @dataclass
 class Result:
     engine: str
+    think_ms: float
     calls: int
     seconds: float
     timings: dict[str, list[float]]
@@ -238,46 +247,61 @@ class Result:
     def summary_line(self, target: float) -> str:
         p50, p95, p99 = np.percentile(self.overall(), [50, 95, 99])
         met = "met" if p95 <= target else "NOT MET"
-        return (f"webhooks {self.engine:10s} {self.calls:5d} calls  p50 {p50:7.2f}  p95 {p95:7.2f}"
-                f"  p99 {p99:7.2f} ms   {self.requests / self.seconds:6.1f} req/s"
-                f"   p95 <= {target} ms: {met}")
+        return (f"webhooks {self.engine:10s} think {self.think_ms:5g} ms  {self.calls:4d} calls"
+                f"  p50 {p50:7.2f}  p95 {p95:7.2f}  p99 {p99:7.2f} ms"
+                f"  {self.requests / self.seconds:6.1f} req/s   p95 <= {target} ms: {met}")
 
 
-def run(url: str, engine: str, args) -> Result:
-    """Serve, warm up, play ``args.calls`` timed calls with ``args.concurrency`` callers, check."""
+def run(url: str, engine: str, args) -> tuple[list[Result], list[str]]:
+    """Serve, warm up, then per think time play timed calls with ``args.concurrency`` callers;
+    finally check the database. Returns each scenario's result and the checks' problems."""
     rng = random.Random(args.seed + 1)
-    warm_up = 2 * args.concurrency
-    plan = [(f"CA{engine[:2]}bench{n:025d}", caller_number(rng),
-             rng.random() < args.no_answer) for n in range(warm_up + args.calls)]
+    sids = (f"CA{engine[:2]}bench{n:025d}" for n in itertools.count())
+
+    def plan(calls: int) -> list:
+        return [(next(sids), caller_number(rng), rng.random() < args.no_answer)
+                for _ in range(calls)]
+
+    played: dict[str, CallRecord | None] = {}
+    results: list[Result] = []
     with Server(url, args.workers, args.threads) as server:
         print(f"  gunicorn -w {args.workers} -k gthread --threads {args.threads} on port "
-              f"{server.port}; {args.concurrency} callers, think time {args.think_ms:g} ms")
-        _play(server.port, plan[:warm_up], args, deadline=time.monotonic() + args.time_limit)
-        sampler = LockSampler(url) if engine == "postgresql" else None
-        started = time.monotonic()
-        with sampler or _nothing():
-            records, callers = _play(server.port, plan[warm_up:], args,
-                                     deadline=started + args.time_limit)
-        seconds = time.monotonic() - started
-        server_log = server.log_tail()
+              f"{server.port}; {args.concurrency} callers")
+        warm_up = plan(2 * args.concurrency)
+        _play(server.port, warm_up, args.concurrency, 0, time.monotonic() + args.time_limit)
+        played.update({sid: None for sid, _, _ in warm_up})
+        for think in args.think_ms:
+            calls = args.calls if think == 0 else args.paced_calls
+            scenario = plan(calls)
+            sampler = LockSampler(url) if engine == "postgresql" else None
+            started = time.monotonic()
+            with sampler or _nothing():
+                records, callers = _play(server.port, scenario, args.concurrency, think,
+                                         started + args.time_limit)
+            result = _result(engine, think, records, callers, time.monotonic() - started)
+            if len(records) < calls:
+                result.problems.append(f"only {len(records)} of {calls} calls played within "
+                                       f"{args.time_limit:g} s")
+            if sampler:
+                result.lock = sampler.describe(result.requests / result.seconds)
+            report(result, sum(c.retries for c in callers))
+            played.update({r.call_sid: r for r in records})
+            results.append(result)
+        server_errors = server.errors()
+    problems = verify(url, played)
+    for line, count in server_errors.most_common(5):
+        print(f"  gunicorn logged {count} x {line}")
+    return results, problems
+
+
+def _result(engine: str, think: float, records: list[CallRecord], callers: list[Caller],
+            seconds: float) -> Result:
     timings: dict[str, list[float]] = {endpoint: [] for endpoint in ENDPOINTS}
     for caller in callers:
         for endpoint, ms in caller.timings:
             timings[endpoint].append(ms)
     problems = [f"{r.call_sid}: {p}" for r in records for p in r.problems]
-    if len(records) < args.calls:
-        problems.append(f"only {len(records)} of {args.calls} calls played within "
-                        f"{args.time_limit:g} s")
-    result = Result(engine, len(records), seconds, timings, problems[:20])
-    if sampler:
-        result.lock = sampler.describe(result.requests / seconds)
-    report(result, sum(c.retries for c in callers))
-    played = {sid: None for sid, _, _ in plan[:warm_up]}
-    played.update({r.call_sid: r for r in records})
-    result.problems += verify(url, played)
-    if result.problems and "Traceback" in server_log:
-        print(f"  gunicorn log (tail):\n{server_log}")
-    return result
+    return Result(engine, think, len(records), seconds, timings, problems[:20])
 
 
 class _nothing:
@@ -288,13 +312,14 @@ class _nothing:
         return None
 
 
-def _play(port: int, plan: list, args, deadline: float) -> tuple[list[CallRecord], list[Caller]]:
-    """``args.concurrency`` threads take calls from ``plan`` until it is done or time is up."""
+def _play(port: int, plan: list, concurrency: int, think_ms: float,
+          deadline: float) -> tuple[list[CallRecord], list[Caller]]:
+    """``concurrency`` threads take calls from ``plan`` until it is done or time is up."""
     pending = iter(plan)
     guard = threading.Lock()
     records: list[CallRecord] = []
     errors: list[str] = []
-    callers = [Caller(port, args.think_ms) for _ in range(args.concurrency)]
+    callers = [Caller(port, think_ms, seed) for seed in range(concurrency)]
 
     def work(caller: Caller) -> None:
         while time.monotonic() < deadline:
@@ -321,6 +346,10 @@ def _play(port: int, plan: list, args, deadline: float) -> tuple[list[CallRecord
 
 
 def report(result: Result, retries: int) -> None:
+    pause = ("back to back" if not result.think_ms
+             else f"paced: each caller pauses {result.think_ms:g} ms on average (exponential) "
+                  f"before every request")
+    print(f"  -- {pause}")
     print(f"  {result.calls} calls, {result.requests} requests in {result.seconds:.1f} s: "
           f"{result.calls / result.seconds:.1f} calls/s, "
           f"{result.requests / result.seconds:.1f} requests/s"

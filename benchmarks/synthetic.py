@@ -4,8 +4,10 @@ Each synthetic facility sits near a real facility (Gaussian jitter of a few mile
 follows the real map. Service links follow the proportions seen in the real FindTreatment.gov
 sample; the benchmark's filter service is on ``FILTER_SHARE`` of the facilities. The schema comes
 from the real Alembic migrations; the taxonomy and the ZIP gazetteer are copied from the national
-(``flask seed``) database. Bulk loading skips ORM events and foreign-key checks for speed; the
-spatial index is filled by its own triggers (SQLite) or GiST index (PostgreSQL) as in production.
+(``flask seed``) database. Bulk loading skips the ORM for speed. On SQLite the spatial index
+(``facility_cell``) is filled by its triggers as in production; on PostgreSQL foreign-key checks
+and row triggers are off during the load and the index is then filled by migration 0002's own
+backfill statement. Either way the builder checks it holds one row per facility and per link.
 """
 
 from __future__ import annotations

@@ -71,13 +71,17 @@ def register_blueprints(app: Flask) -> None:
     from finder.changes.views import bp as changes_bp
     from finder.directory.views import bp as directory_bp
     from finder.extensions import csrf
+    from finder.guides.views import admin_bp as guides_admin_bp
+    from finder.guides.views import bp as guides_bp
     from finder.listings.views import bp as listings_bp
     from finder.moderation.views import admin_bp as moderation_admin_bp
     from finder.moderation.views import bp as moderation_bp
     from finder.numbers.views import bp as numbers_admin_bp
+    from finder.operations.views import bp as operations_bp
     from finder.pool.views import bp as pool_admin_bp
     from finder.staff.views import bp as staff_bp
     from finder.transfer.views import bp as transfer_bp
+    from finder.transparency.views import bp as transparency_bp
 
     app.register_blueprint(directory_bp)
     app.register_blueprint(accounts_bp)
@@ -91,7 +95,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(numbers_admin_bp)
     app.register_blueprint(pool_admin_bp)
     app.register_blueprint(changes_bp)
+    app.register_blueprint(operations_bp)
     app.register_blueprint(transfer_bp)
+    app.register_blueprint(transparency_bp)
+    app.register_blueprint(guides_bp)
+    app.register_blueprint(guides_admin_bp)
     # Twilio cannot send a CSRF token; its signature protects these routes instead.
     csrf.exempt(voice_bp)
 

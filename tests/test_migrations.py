@@ -43,6 +43,31 @@ def test_migrations_build_the_models_schema(databases):
         dispose(app)
 
 
+CELL_TRIGGERS = {
+    "sqlite": {"facility_cell_facility_insert", "facility_cell_facility_update",
+               "facility_cell_facility_delete", "facility_cell_link_insert",
+               "facility_cell_link_update", "facility_cell_link_delete"},
+    "postgresql": {"facility_cell_facility_insert", "facility_cell_facility_update",
+                   "facility_cell_facility_delete", "facility_cell_facility_truncate",
+                   "facility_cell_link_change", "facility_cell_link_truncate"},
+}
+
+
+def triggers(connection) -> set[str]:
+    if connection.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    return set(connection.execute(sa.text(sql)).scalars())
+
+
+def test_spatial_index_triggers_survive_every_migration(app):
+    """A later migration that rebuilds facility or facility_service (SQLite batch mode) drops
+    their triggers; the spatial index would silently go stale."""
+    with app.app_context(), db.engine.connect() as connection:
+        assert CELL_TRIGGERS[connection.dialect.name] <= triggers(connection)
+
+
 def test_downgrade_to_base_and_upgrade_again(databases):
     app = make_app(databases.new())
     try:

@@ -275,6 +275,28 @@ def test_equal_distances_rank_by_id_and_pages_do_not_overlap(app):
         assert all(h.distance_miles == distance for r in pages for h in r.hits)
 
 
+def test_across_the_180th_meridian(app):
+    """The Aleutians straddle it: Attu (172.9 E) and Adak (176.6 W) are in one state."""
+    with app.app_context():
+        add_taxonomy(db.session)
+        now = datetime.now(UTC)
+        places = {1: (52.0, 179.95), 2: (52.0, -179.95), 3: (52.0, 172.9), 4: (51.88, -176.66)}
+        db.session.execute(insert(Facility.__table__), [
+            {"id": i, "slug": f"aleutian-{i}", "name1": "Island", "city": "X", "state": "AK",
+             "latitude": lat, "longitude": lon, "data_source": "test", "created_at": now,
+             "updated_at": now, "status": FacilityStatus.ACTIVE}
+            for i, (lat, lon) in places.items()
+        ])
+        db.session.commit()
+        data = snapshot(db.session)
+        for lat, lon in places.values():
+            for radius in (5, 25, 100, 500):
+                result = assert_same(db.session, data, SearchQuery(lat, lon, radius))
+                assert result.total >= 1
+        near = search(db.session, SearchQuery(52.0, -179.99, 5))
+        assert [h.facility.id for h in near.hits] == [2, 1]
+
+
 def test_page_facilities_come_with_their_services(app):
     with app.app_context():
         populate(db.session, random.Random(5), 300)

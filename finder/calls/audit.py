@@ -19,7 +19,7 @@ from finder.db import now_utc
 GENESIS = "0" * 64
 #: Serializes appenders on PostgreSQL so the chain never forks (SQLite has one writer anyway).
 _ADVISORY_LOCK_KEY = 0x66696E646572
-#: ``session.info`` key: the transaction in which this session took the routing lock.
+#: ``Connection.info`` key: the database transaction that holds the routing lock.
 _LOCK_HELD_IN = "finder.routing_lock_held_in"
 
 
@@ -52,15 +52,16 @@ def lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     # One step asks several times (claim, expiry, reserve, append...): once per transaction is
-    # enough. The innermost transaction is the key, so a rolled-back savepoint, which releases
-    # what it took, never leaves the lock assumed.
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    if transaction is not None and session.info.get(_LOCK_HELD_IN) is transaction:
+    # enough. The innermost database transaction is the key, so a rolled-back savepoint, which
+    # releases what it took, never leaves the lock assumed.
+    connection = session.connection()
+    transaction = connection.get_nested_transaction() or connection.get_transaction()
+    if transaction is not None and connection.info.get(_LOCK_HELD_IN) is transaction:
         return
     with session.no_autoflush:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                         {"key": _ADVISORY_LOCK_KEY})
-    session.info[_LOCK_HELD_IN] = session.get_nested_transaction() or session.get_transaction()
+    connection.info[_LOCK_HELD_IN] = transaction
 
 
 def append(session: Session, *, call_id: int | None, attempt_number: int | None, kind: str,
@@ -129,3 +130,40 @@ def rows_for_call(session: Session, call_id: int) -> list[AuditEntry]:
     return list(session.execute(
         sa.select(AuditEntry).where(AuditEntry.call_id == call_id).order_by(AuditEntry.id)
     ).scalars())
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One row's place in the chain: intact, or what is wrong with it."""
+
+    id: int
+    intact: bool
+    problem: str | None = None
+
+
+def check_rows(session: Session, rows: list[AuditEntry]) -> list[RowCheck]:
+    """Recompute each of ``rows``' hashes against the row just before it in the whole chain.
+
+    For one call's rows (``rows_for_call``) without walking the chain: the rows before them are
+    fetched by id, so a row altered, removed or inserted next to them is named.
+    """
+    wanted = {row.id - 1 for row in rows if row.id > 1}
+    previous = dict(session.execute(
+        sa.select(AuditEntry.id, AuditEntry.row_hash).where(AuditEntry.id.in_(wanted))
+    ).all()) if wanted else {}
+    checks = []
+    for row in rows:
+        expected = GENESIS if row.id == 1 else previous.get(row.id - 1)
+        if expected is None:
+            checks.append(RowCheck(row.id, False, f"row {row.id - 1}, the row before row "
+                                                  f"{row.id}, is missing"))
+        elif row.prev_hash != expected:
+            checks.append(RowCheck(row.id, False,
+                                   f"row {row.id} does not follow the row before it"))
+        elif compute_hash(expected, row.id, row.call_id, row.attempt_number, row.kind,
+                          row.payload, _stamp(row.created_at)) != row.row_hash:
+            checks.append(RowCheck(row.id, False,
+                                   f"row {row.id} was altered after it was written"))
+        else:
+            checks.append(RowCheck(row.id, True))
+    return checks

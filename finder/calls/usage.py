@@ -7,6 +7,7 @@ gives the calls back when an attempt fails.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -72,23 +73,31 @@ def usage_for(session: Session, advertisers: list[Advertiser], now: datetime,
     }
 
 
-def _recent_statuses(session: Session, ids: list[int], window: int) -> dict[int, list]:
-    """The statuses of each advertiser's last ``window`` judged legs, newest first.
+@functools.cache
+def _recent_query(advertisers: int, window: int) -> sa.CompoundSelect:
+    """One UNION ALL of a LIMITed query per advertiser, so each part can stop early on an index.
 
-    One UNION ALL of a LIMITed query per advertiser, so each part can stop early on an index.
-    A union keeps no order, so the rows are sorted here, by the same keys as the SQL.
+    Built once per pool size (building it costs more than running it); the ids are parameters.
     """
     parts = [
         sa.select(CallAttempt.advertiser_id, CallAttempt.status, CallAttempt.started_at,
                   CallAttempt.id)
-        .where(CallAttempt.advertiser_id == advertiser_id, CallAttempt.status.in_(JUDGED))
+        .where(CallAttempt.advertiser_id == sa.bindparam(f"advertiser_{n}"),
+               CallAttempt.status.in_(JUDGED))
         .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
         .limit(window)
         .subquery()
-        for advertiser_id in ids
+        for n in range(advertisers)
     ]
-    rows = session.execute(sa.union_all(*(sa.select(part) for part in parts))).all()
+    return sa.union_all(*(sa.select(part) for part in parts))
+
+
+def _recent_statuses(session: Session, ids: list[int], window: int) -> dict[int, list]:
+    """The statuses of each advertiser's last ``window`` judged legs, newest first."""
+    params = {f"advertiser_{n}": advertiser_id for n, advertiser_id in enumerate(ids)}
+    rows = session.execute(_recent_query(len(ids), window), params)
     recent: dict[int, list] = {advertiser_id: [] for advertiser_id in ids}
+    # A union keeps no order: sort by the same keys as each part, newest first.
     for advertiser_id, status, _started, _id in sorted(
             rows, key=lambda row: (row[2], row[3]), reverse=True):
         recent[advertiser_id].append(status)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from finder.calls.demo import DemoResult, seed_demo
 from finder.directory.models import Service
+from finder.guides.seed import GuideSeedResult, seed_guides
 from finder.seeding import api_page, contacts, facilities, gazetteer, otp, readers, sync, taxonomy
 
 SUBSTANCE_USE_FILE = "SubstanceUseTreatment_Geocoded.csv"
@@ -26,6 +27,7 @@ STEPS = (
     "FindTreatment API sample",
     "writing facilities",
     "demo call routing",
+    "substance guides",
 )
 
 Progress = Callable[[str], None]
@@ -47,6 +49,7 @@ class SeedReport:
     facilities: sync.FacilitySyncResult
     facility_total: int
     demo: DemoResult
+    guides: GuideSeedResult
 
     def lines(self) -> list[str]:
         f, o, c, a, z = self.facilities, self.otp, self.contacts, self.api, self.zips
@@ -75,6 +78,7 @@ class SeedReport:
             )
             lines.append(f"Unmapped API labels (no code, not linked): {shown}.")
         lines.extend(self.demo.lines())
+        lines.extend(self.guides.lines())
         return lines
 
 
@@ -121,6 +125,9 @@ def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None
     demo_result = seed_demo(session)
     done(STEPS[7])
 
+    guides = seed_guides(session)
+    done(STEPS[8])
+
     return SeedReport(
         categories=categories,
         services=services,
@@ -132,4 +139,5 @@ def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None
         facilities=written,
         facility_total=len(directory),
         demo=demo_result,
+        guides=guides,
     )

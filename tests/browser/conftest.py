@@ -40,27 +40,47 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(national_app):
-    server = make_server("127.0.0.1", 0, national_app, threaded=True)
+def serve(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    return server, thread, f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture(scope="session")
+def live_server(national_app):
+    """The seeded directory, read-only."""
+    server, thread, url = serve(national_app)
+    yield url
     server.shutdown()
     thread.join(timeout=5)
 
 
 @pytest.fixture
-def page(chromium, live_server):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, base_url=live_server)
+def writable_server(seeded_app):
+    """A private copy of the seeded directory that a test may change (e.g. as an admin)."""
+    server, thread, url = serve(seeded_app)
+    yield seeded_app, url
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def open_page(chromium, base_url):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, base_url=base_url)
     page = context.new_page()
     outside = []
     page.on(
         "request",
         lambda request: outside.append(request.url)
-        if not request.url.startswith(live_server) and not request.url.startswith("data:")
+        if not request.url.startswith(base_url) and not request.url.startswith("data:")
         else None,
     )
+    return context, page, outside
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context, page, outside = open_page(chromium, live_server)
     yield page
     context.close()
     assert outside == [], f"the page made third-party requests: {outside}"

@@ -1,0 +1,1 @@
+"""The operators' dashboard: the call log, call details, reports, audit integrity and what-if."""

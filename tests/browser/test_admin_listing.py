@@ -1,4 +1,4 @@
-"""An admin logs in, creates a facility with a tracking number, and finds it in the public search."""
+"""An admin logs in, creates a facility with a tracking number, and the public finds it."""
 
 import re
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import CONFIGS, INSTANCE_DIR
 
@@ -43,12 +44,13 @@ def create_app(config_name: str | None = None, test_config: dict | None = None) 
 
 
 def register_extensions(app: Flask) -> None:
-    from finder import models, sqlite_tuning  # noqa: F401 (models: the schema for Alembic)
+    from finder import models, request_limits, sqlite_tuning  # noqa: F401 (models: schema)
     from finder.accounts.models import User
     from finder.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    request_limits.install(app)  # before CSRF, which reads the body
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -63,7 +65,17 @@ def register_extensions(app: Flask) -> None:
         sqlite_tuning.install(db.engine)
 
 
+class RowIdConverter(IntegerConverter):
+    """``<int:...>``, capped at the largest INTEGER column value: a bigger number in a URL is
+    a 404 rather than a database error (PostgreSQL: integer out of range; SQLite: > 2**63)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def register_blueprints(app: Flask) -> None:
+    # Before any rule is added: rules pick their converters when they are registered.
+    app.url_map.converters["int"] = RowIdConverter
     from finder.accounts.views import bp as accounts_bp
     from finder.api.locator import bp as locator_bp
     from finder.api.views import bp as api_bp

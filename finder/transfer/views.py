@@ -8,9 +8,7 @@ from datetime import date
 from flask import (
     Blueprint,
     Response,
-    current_app,
     render_template,
-    request,
     send_file,
     stream_with_context,
 )
@@ -18,7 +16,7 @@ from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from finder.accounts.roles import protect_blueprint
-from finder.extensions import csrf, db
+from finder.extensions import db
 from finder.staff import navigation
 from finder.transfer.exports import csv_chunks, load_directory
 from finder.transfer.forms import ImportForm
@@ -29,8 +27,6 @@ bp = Blueprint("transfer", __name__, url_prefix="/staff/transfer")
 protect_blueprint(bp)
 navigation.add_link("transfer.index", "Imports and exports")
 
-#: Used when the configuration does not set IMPORT_MAX_BYTES.
-DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 UPLOAD_NAME_LENGTH = 120
 
 
@@ -41,12 +37,8 @@ def index():
 
 @bp.post("/import")
 def upload():
-    # Only this view takes files larger than MAX_CONTENT_LENGTH. The limit must be raised
-    # before the body is parsed, which is why the app-wide CSRF check (it parses the form
-    # before any view) is off for this view: the form checks its CSRF token itself.
-    request.max_content_length = current_app.config.get(
-        "IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES
-    )
+    # This view takes files up to IMPORT_MAX_BYTES (finder/request_limits.py raises the limit
+    # before the CSRF check reads the body).
     form = ImportForm()
     if not form.validate_on_submit():
         return render_template("transfer/index.html", form=form), 400
@@ -68,8 +60,6 @@ def upload():
         db.session.commit()
     return render_template("transfer/report.html", report=report, form=ImportForm(formdata=None))
 
-
-csrf.exempt(upload)
 
 
 def _attachment(extension: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install db seed serve serve-prod bench bench-routing lint clean browser-deps
+.PHONY: run test install db seed serve-prod bench bench-routing lint clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ seed: db
 
 run: seed
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Several gunicorn workers (production: FINDER_ENV=production, DATABASE_URL=postgresql+psycopg://...).
+WORKERS ?= 4
+serve-prod: db
+	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:8000 --access-logfile - wsgi:app
 
 test: install browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

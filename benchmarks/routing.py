@@ -10,12 +10,14 @@ office hours, one overnight, states served that miss some callers, tight concurr
 3. The real app under gunicorn (``gunicorn -w 4 -k gthread --threads 8 wsgi:app``) on a database
    migrated by ``flask db upgrade``; client threads on loopback play whole calls, each request
    signed as Twilio signs it: ``/voice/incoming``, the ``<Dial action>`` (some no-answer, so
-   calls fail over), then the call's status callback. Afterwards the database is checked: every
-   call recorded and closed, no cap ever exceeded (the audit chain replayed), the chain intact.
+   calls fail over), then the call's status callback; back to back, then paced. Afterwards the
+   database is checked: every call recorded and closed, no cap ever exceeded (the audit chain
+   replayed), the chain intact.
 
-Prints figures; it is not a test. The webhook part lives in ``routing_webhooks.py``.
+Prints figures; it is not a test (it exits 1 when a check fails). The pool is in
+``routing_pool.py``, the webhook part in ``routing_webhooks.py``; benchmarks/README.md explains.
 
-    python benchmarks/routing.py                          # both engines, defaults (~2 minutes)
+    python benchmarks/routing.py                  # both engines, defaults (~2.5 min on 2 cores)
     python benchmarks/routing.py --engine postgresql --calls 1000 --concurrency 32
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -74,7 +77,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=600, help="timed webhook calls per engine")
     parser.add_argument("--concurrency", type=int, default=32, help="simultaneous callers")
     parser.add_argument("--decisions", type=int, default=10_000, help="timed policy decisions")
-    parser.add_argument("--routes", type=int, default=300,
+    parser.add_argument("--routes", type=int, default=200,
                         help="timed in-process route_helpline calls per engine")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
@@ -83,7 +86,7 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, nargs="+", default=[0, 1000],
                         help="scenarios: each caller's mean pause before every webhook (0: back "
                              "to back, the saturation figure; 1000: paced, nearer real calls)")
-    parser.add_argument("--paced-calls", type=int, default=192,
+    parser.add_argument("--paced-calls", type=int, default=160,
                         help="timed webhook calls per engine in each paced scenario")
     parser.add_argument("--time-limit", type=float, default=120,
                         help="seconds the callers of one engine may take at most")
@@ -97,6 +100,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    # A TERM (a timeout, a CI cancel) unwinds like ^C, so the gunicorn server is always stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"load average at start: {_load()}  ({os.cpu_count()} CPUs)")

@@ -99,14 +99,15 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"gunicorn exited:\n{self.log_tail()}")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("POST", "/voice/fallback")
                 if conn.getresponse().status == 403:  # up, and refusing unsigned requests
-                    conn.close()
                     return
             except OSError:
                 pass
+            finally:
+                conn.close()
             time.sleep(0.2)
         raise SystemExit(f"gunicorn did not answer within {timeout} s:\n{self.log_tail()}")
 
@@ -119,19 +120,54 @@ class Server:
         return Counter(line[:160] for line in text.splitlines()
                        if re.match(r"^[\w.]+(Error|Exception)\b.*:", line))
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by gunicorn's workers."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return sum(_cpu_of(int(pid)) for pid in children.read_text().split())
+        except OSError:  # not Linux: no figure
+            return 0.0
+
     def stop(self) -> None:
         """TERM the process group gunicorn leads (master and workers), KILL if it lingers."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)  # the group is ours: started in a new session
+        except ProcessLookupError:
+            pass
 
     def __exit__(self, *exc) -> None:
         self.stop()
         self.log.close()
+
+
+def _cpu_of(pid: int) -> float:
+    """utime + stime of a process from /proc, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu(url: str) -> float:
+    """CPU time used so far by the PostgreSQL backends serving ``url``'s database."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).scalars()
+            return sum(_cpu_of(pid) for pid in pids)
+    finally:
+        engine.dispose()
 
 
 # -- the callers ------------------------------------------------------------------------------
@@ -195,7 +231,9 @@ class Caller:
         status, text = self.post("status", "/voice/status",
                                  {**base, "CallStatus": "completed", "CallDuration": "95"})
         if status != 204:
-            record.problems.append(f"status callback answered {status}")
+            record.problems.append("the status callback got the static fallback (a server-side "
+                                   "error)" if text == FALLBACK_TWIML
+                                   else f"the status callback got HTTP {status}")
         return record
 
 
@@ -236,6 +274,8 @@ class Result:
     timings: dict[str, list[float]]
     problems: list[str]
     lock: str | None = None
+    #: CPU ms per request: gunicorn's workers, and PostgreSQL's backends (None on SQLite).
+    cpu_ms: tuple[float, float | None] = (0.0, None)
 
     @property
     def requests(self) -> int:
@@ -274,11 +314,15 @@ def run(url: str, engine: str, args) -> tuple[list[Result], list[str]]:
             calls = args.calls if think == 0 else args.paced_calls
             scenario = plan(calls)
             sampler = LockSampler(url) if engine == "postgresql" else None
+            cpu = server.cpu_seconds(), _postgres_cpu(url) if sampler else 0.0
             started = time.monotonic()
             with sampler or _nothing():
                 records, callers = _play(server.port, scenario, args.concurrency, think,
                                          started + args.time_limit)
             result = _result(engine, think, records, callers, time.monotonic() - started)
+            result.cpu_ms = ((server.cpu_seconds() - cpu[0]) * 1000 / result.requests,
+                             ((_postgres_cpu(url) - cpu[1]) * 1000 / result.requests)
+                             if sampler else None)
             if len(records) < calls:
                 result.problems.append(f"only {len(records)} of {calls} calls played within "
                                        f"{args.time_limit:g} s")
@@ -362,6 +406,10 @@ def report(result: Result, retries: int) -> None:
         p50, p95, p99 = np.percentile(values, [50, 95, 99])
         print(f"  {endpoint:12s} {len(values):5d} requests  p50 {p50:7.2f}  p95 {p95:7.2f}  "
               f"p99 {p99:7.2f}  max {max(values):7.2f} ms")
+    app_cpu, database_cpu = result.cpu_ms
+    print(f"  CPU per request: {app_cpu:.1f} ms in gunicorn's workers"
+          + (f", {database_cpu:.1f} ms in PostgreSQL's backends" if database_cpu is not None
+             else " (SQLite's work included)"))
     if result.lock:
         print(f"  {result.lock}")
 

@@ -23,6 +23,8 @@ from finder.calls.pool import AdvertiserUsage
 LIVE = (AttemptStatus.RESERVED, AttemptStatus.BRIDGED)
 ANSWERED = (AttemptStatus.BRIDGED, AttemptStatus.COMPLETED)
 JUDGED = (AttemptStatus.BRIDGED, AttemptStatus.COMPLETED, AttemptStatus.FAILED)
+#: Advertisers per recent-answers query (one UNION ALL part each).
+RECENT_QUERY_PARTS = 100
 
 
 def local_day(advertiser: Advertiser, now: datetime) -> date:
@@ -44,10 +46,10 @@ def usage_for(session: Session, advertisers: list[Advertiser], now: datetime,
     """Each advertiser's usage in three queries, one per kind (not four per advertiser)."""
     if not advertisers:
         return {}
-    ids = [advertiser.id for advertiser in advertisers]
     days = {advertiser.id: local_day(advertiser, now) for advertiser in advertisers}
+    ids = list(days)
     counter = AdvertiserUsageCounter
-    starts = set(days.values()) | {day.replace(day=1) for day in days.values()}
+    starts = sorted(set(days.values()) | {day.replace(day=1) for day in days.values()})
     counts = {
         (advertiser_id, period, starts_on): calls
         for advertiser_id, period, starts_on, calls in session.execute(
@@ -94,8 +96,12 @@ def _recent_query(advertisers: int, window: int) -> sa.CompoundSelect:
 
 def _recent_statuses(session: Session, ids: list[int], window: int) -> dict[int, list]:
     """The statuses of each advertiser's last ``window`` judged legs, newest first."""
-    params = {f"advertiser_{n}": advertiser_id for n, advertiser_id in enumerate(ids)}
-    rows = session.execute(_recent_query(len(ids), window), params)
+    rows = []
+    # SQLite allows 500 terms in a compound SELECT: a very large pool takes several queries.
+    for first in range(0, len(ids), RECENT_QUERY_PARTS):
+        chunk = ids[first:first + RECENT_QUERY_PARTS]
+        params = {f"advertiser_{n}": advertiser_id for n, advertiser_id in enumerate(chunk)}
+        rows += session.execute(_recent_query(len(chunk), window), params).all()
     recent: dict[int, list] = {advertiser_id: [] for advertiser_id in ids}
     # A union keeps no order: sort by the same keys as each part, newest first.
     for advertiser_id, status, _started, _id in sorted(

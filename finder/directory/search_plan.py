@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Double, column, select, text
+from sqlalchemy import Double, String, column, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
-from finder.directory.models import Facility, Service, facility_service
+from finder.directory.models import Facility, Service
 from finder.directory.spatial import ANY_SERVICE, CELL_TABLE, Spatial, Sql
 
 if TYPE_CHECKING:
@@ -32,30 +32,24 @@ FACILITY_COLUMNS = ", ".join(f"f.{c.name}" for c in Facility.__table__.columns)
 Row = tuple[Facility, float]
 
 
-def load_services(session, facilities: list[Facility]) -> None:
-    """Eager-loads ``services`` of the facilities in at most two queries, as ``selectinload``
-    does, but reading the links as plain rows: a page of 25 facilities has some 500 links, and
-    building them as ORM rows took longer than the whole search."""
-    waiting = [f for f in facilities if "services" not in f.__dict__]
-    if not waiting:
-        return
-    links = session.execute(
-        select(facility_service.c.facility_id, facility_service.c.service_code).where(
-            facility_service.c.facility_id.in_([f.id for f in waiting])
-        )
-    ).all()
-    codes = {code for _facility_id, code in links}
+def attach_services(session, facilities: list[tuple[Facility, str | None]]) -> None:
+    """Sets each facility's ``services`` from its codes (space-separated, read with the page), as
+    eager loading would: Service objects come from one query, the links need none. A page of 25
+    facilities has some 500 links, and building them as ORM rows took longer than the search."""
+    waiting = [
+        (facility, (codes or "").split())
+        for facility, codes in facilities
+        if "services" not in facility.__dict__
+    ]
+    wanted = {code for _f, codes in waiting for code in codes}
     services = {}
-    if codes:
-        found = session.scalars(select(Service).where(Service.code.in_(codes)))
+    if wanted:
+        found = session.scalars(select(Service).where(Service.code.in_(wanted)))
         services = {service.code: service for service in found}
-    offered: dict[int, list[Service]] = {f.id: [] for f in waiting}
-    for facility_id, code in links:
-        offered[facility_id].append(services[code])
-    for facility in waiting:
+    for facility, codes in waiting:
         # The relationship's order (Service.position), made total by the code.
-        ordered = sorted(offered[facility.id], key=lambda s: (s.position, s.code))
-        set_committed_value(facility, "services", ordered)
+        offered = sorted((services[code] for code in codes), key=lambda s: (s.position, s.code))
+        set_committed_value(facility, "services", offered)
 
 
 class SearchPlan:
@@ -175,19 +169,22 @@ class SearchPlan:
             keys = f", f.{sort} IS NULL AS k_null, {name} AS k_name"
             order, again = "k_null, k_name, m.d, m.id", "p.k_null, p.k_name, p.d, p.id"
         # The page is cut before facility rows are read: only its own rows are joined.
+        codes = self.geo.joined("fs.service_code")
         sql = (
-            f"SELECT {FACILITY_COLUMNS}, p.d FROM (SELECT m.id, m.d{keys} FROM {source}"
+            f"SELECT {FACILITY_COLUMNS}, p.d, (SELECT {codes} FROM facility_service AS fs"
+            f" WHERE fs.facility_id = f.id) AS codes"
+            f" FROM (SELECT m.id, m.d{keys} FROM {source}"
             f" ORDER BY {order} LIMIT :limit OFFSET :offset) AS p"
             f"{self.geo.join_facility('p.id')} ORDER BY {again}"
         )
-        distance = column("d", Double)
-        statement = select(Facility, distance).from_statement(
-            text(sql).columns(*Facility.__table__.columns, distance)
+        distance, joined = column("d", Double), column("codes", String)
+        statement = select(Facility, distance, joined).from_statement(
+            text(sql).columns(*Facility.__table__.columns, distance, joined)
         )
         params = {**where.params, "limit": limit, "offset": offset}
-        rows = [(facility, d) for facility, d in self.session.execute(statement, params)]
-        load_services(self.session, [facility for facility, _d in rows])
-        return rows
+        rows = self.session.execute(statement, params).all()
+        attach_services(self.session, [(facility, codes) for facility, _d, codes in rows])
+        return [(facility, d) for facility, d, _codes in rows]
 
     def page(self, total: int, offset: int, limit: int) -> list[Row]:
         radius = self.query.radius_miles

@@ -108,6 +108,11 @@ class Spatial:
         join = "CROSS JOIN" if self.is_sqlite else "JOIN"
         return f" {join} facility AS f ON f.id = {on}"
 
+    def joined(self, column: str) -> str:
+        """The aggregate joining a group's values with spaces."""
+        function = "group_concat" if self.is_sqlite else "string_agg"
+        return f"{function}({column}, ' ')"
+
     def lower(self, column: str) -> str:
         # SQLite's lower() folds ASCII only; finder_lower is Python's str.lower (see prepare).
         return f"finder_lower({column})" if self.is_sqlite else f"lower({column})"

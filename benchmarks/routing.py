@@ -102,6 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     # A TERM (a timeout, a CI cancel) unwinds like ^C, so the gunicorn server is always stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows up in logs and pipes too
 
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"load average at start: {_load()}  ({os.cpu_count()} CPUs)")

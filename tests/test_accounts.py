@@ -70,8 +70,6 @@ def test_users_create_prompts_for_the_password(app, runner):
     assert "ada@example.org\tadmin" in listed.output
 
 
-@pytest.mark.xfail(strict=True, reason="finder/accounts/cli.py uses click.password_option, "
-                   "which also accepts --password on the command line (shell history, ps)")
 def test_users_create_takes_no_password_option(runner):
     result = runner.invoke(args=["users", "create", "--email", "a@example.org", "--role",
                                  "admin", "--password", STRONG])

@@ -17,10 +17,12 @@ def users_group():
 @users_group.command("create")
 @click.option("--email", required=True)
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.password_option(prompt="Password (at least 12 characters)")
 @with_appcontext
-def create(email: str, role: str, password: str):
+def create(email: str, role: str):
     """Create an account; the password is asked for, never given on the command line."""
+    # Prompted, not an option: a password on the command line ends up in shell history and ps.
+    password = click.prompt("Password (at least 12 characters)", hide_input=True,
+                            confirmation_prompt=True)
     try:
         user = create_user(db.session, email=email, password=password, role=Role(role),
                            actor="cli:flask users create")

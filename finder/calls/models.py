@@ -212,6 +212,10 @@ class CallAttempt(Base):
     __table_args__ = (
         UniqueConstraint("call_id", "attempt_number"),
         Index("ix_call_attempt_advertiser_id_status", "advertiser_id", "status"),
+        # expire_stale_legs runs on every routing step: live legs past their expiry.
+        Index("ix_call_attempt_status_expires_at", "status", "expires_at"),
+        # An advertiser's most recent legs (answer rate over its last 20 calls).
+        Index("ix_call_attempt_advertiser_id_started_at", "advertiser_id", "started_at", "id"),
     )
 
 

@@ -22,6 +22,13 @@ def test_search_a_zip_open_a_facility_and_call(page):
     call = page.locator('a[href^="tel:+1"]').first
     assert call.is_visible()
     assert "mi from Charlottesville, VA 22902" in page.content()
+    # The notice saying where calls go is one tap away, and it opens.
+    notice = page.locator('a[href="/where-do-calls-go"]').first
+    assert notice.is_visible()
+    notice.click()
+    page.wait_for_url(re.compile(r"/where-do-calls-go$"))
+    assert "Where do calls go" in page.locator("h1").inner_text()
+    page.go_back()
     # Crisis lines are on every page.
     assert page.locator('a[href="tel:988"]').count() >= 1
     assert page.locator('a[href^="tel:+18006624357"], a[href^="tel:1-800-662-4357"]').count() >= 1

@@ -11,7 +11,8 @@ def install(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every test
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # Under load a writer waits its turn rather than failing; Twilio waits 15 s for a webhook.
+        cursor.execute("PRAGMA busy_timeout=10000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -40,6 +40,7 @@ from finder.guides.operations import (
 )
 from finder.guides.rendering import render_markdown
 from finder.staff import navigation
+from finder.staff.queues import queue_filter
 
 bp = Blueprint("guides", __name__, url_prefix="/guides")
 admin_bp = Blueprint("guides_admin", __name__, url_prefix="/staff/guides")
@@ -178,16 +179,8 @@ def preview(guide_id: int):
 
 @admin_bp.get("/comments")
 def comments():
-    status_text = request.args.get("status", "")
-    status = None
-    if status_text:
-        try:
-            status = CommentStatus(status_text)
-        except ValueError:
-            abort(400, "Unknown status. Choose pending, approved or rejected.")
-    page_text = request.args.get("page", "1")
-    page_number = int(page_text) if page_text.isdigit() and len(page_text) < 7 else 1
-    page = find_comments(db.session, status=status, page=max(1, page_number))
+    status, page_number = queue_filter(request.args, CommentStatus)
+    page = find_comments(db.session, status=status, page=page_number)
     return render_template("guides/admin/comments.html", page=page, status=status,
                            statuses=list(CommentStatus),
                            args={"status": status.value} if status else {})

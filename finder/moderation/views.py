@@ -35,6 +35,7 @@ from finder.moderation.operations import (
     submit_report,
 )
 from finder.staff import navigation
+from finder.staff.queues import queue_filter
 
 bp = Blueprint("moderation", __name__)
 admin_bp = Blueprint("moderation_admin", __name__, url_prefix="/staff/reports")
@@ -92,16 +93,8 @@ def report(slug: str):
 
 @admin_bp.get("/")
 def queue():
-    status_text = request.args.get("status", "")
-    status = None
-    if status_text:
-        try:
-            status = ReportStatus(status_text)
-        except ValueError:
-            abort(400, "Unknown status. Choose open, applied or dismissed.")
-    page_text = request.args.get("page", "1")
-    page_number = int(page_text) if page_text.isdigit() and len(page_text) < 7 else 1
-    page = find_reports(db.session, status=status, page=max(1, page_number))
+    status, page_number = queue_filter(request.args, ReportStatus)
+    page = find_reports(db.session, status=status, page=page_number)
     return render_template("moderation/queue.html", page=page, status=status,
                            statuses=list(ReportStatus), labels=PROBLEM_LABELS,
                            args={"status": status.value} if status else {})

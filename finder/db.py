@@ -1,8 +1,9 @@
 """The declarative base shared by every model, with stable constraint names for Alembic."""
 
+import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -20,3 +21,9 @@ class Base(DeclarativeBase):
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def value_enum(cls: type[enum.Enum], length: int = 16) -> Enum:
+    """A string column holding an enum's values (not its names), portable across engines."""
+    return Enum(cls, native_enum=False, length=length,
+                values_callable=lambda members: [member.value for member in members])

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -18,12 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from finder.db import Base, now_utc
+from finder.db import Base, now_utc, value_enum
 from finder.directory.models import Facility
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
 
 
 class NumberKind(enum.StrEnum):
@@ -37,7 +32,7 @@ class TrackingNumber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: E.164, validated with phonenumbers.
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    kind: Mapped[NumberKind] = mapped_column(_enum(NumberKind))
+    kind: Mapped[NumberKind] = mapped_column(value_enum(NumberKind, length=24))
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
     pool_id: Mapped[int | None] = mapped_column(ForeignKey("advertiser_pool.id"), index=True)
     label: Mapped[str | None] = mapped_column(String(200))
@@ -158,7 +153,9 @@ class Call(Base):
     caller_last_four: Mapped[str | None] = mapped_column(String(4))
     caller_state: Mapped[str | None] = mapped_column(String(2))
     state_signal: Mapped[str] = mapped_column(String(24), default="none")
-    status: Mapped[CallStatus] = mapped_column(_enum(CallStatus), default=CallStatus.IN_PROGRESS)
+    status: Mapped[CallStatus] = mapped_column(
+        value_enum(CallStatus, length=24), default=CallStatus.IN_PROGRESS
+    )
     #: What finally happened: connected, voicemail-free end, call-back requested, samhsa, ...
     outcome: Mapped[str | None] = mapped_column(String(40))
     duration_seconds: Mapped[int | None]
@@ -194,7 +191,7 @@ class CallAttempt(Base):
     advertiser_id: Mapped[int | None] = mapped_column(ForeignKey("advertiser.id"), index=True)
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
     dialed_number: Mapped[str] = mapped_column(String(20))
-    status: Mapped[AttemptStatus] = mapped_column(_enum(AttemptStatus))
+    status: Mapped[AttemptStatus] = mapped_column(value_enum(AttemptStatus, length=24))
     dial_call_status: Mapped[str | None] = mapped_column(String(24))
     #: The advertiser's local day whose caps this attempt counted against (None: not counted).
     counted_on: Mapped[date | None]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Enum, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from finder.db import Base, now_utc
+from finder.db import Base, now_utc, value_enum
 
 
 class FacilityStatus(enum.StrEnum):
@@ -25,9 +25,6 @@ class GeoPrecision(enum.StrEnum):
     CITY = "city"  #: centroid of the city
     MANUAL = "manual"  #: placed by hand by an admin
 
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 facility_service = Table(
@@ -96,7 +93,7 @@ class Facility(Base):
     latitude: Mapped[float]
     longitude: Mapped[float]
     geo_precision: Mapped[GeoPrecision] = mapped_column(
-        _enum(GeoPrecision),
+        value_enum(GeoPrecision),
         default=GeoPrecision.ROOFTOP,
     )
     #: E.164 main phone, only where a real source gives one.
@@ -105,7 +102,7 @@ class Facility(Base):
     intake_phone: Mapped[str | None] = mapped_column(String(32))
     website: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[FacilityStatus] = mapped_column(
-        _enum(FacilityStatus),
+        value_enum(FacilityStatus),
         default=FacilityStatus.ACTIVE,
         index=True,
     )

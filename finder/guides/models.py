@@ -5,14 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from finder.db import Base, now_utc
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+from finder.db import Base, now_utc, value_enum
 
 
 class GuideStatus(enum.StrEnum):
@@ -36,7 +32,7 @@ class Guide(Base):
     summary: Mapped[str] = mapped_column(String(500))
     #: Markdown source; rendered to HTML and sanitized on display.
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[GuideStatus] = mapped_column(_enum(GuideStatus), default=GuideStatus.DRAFT)
+    status: Mapped[GuideStatus] = mapped_column(value_enum(GuideStatus), default=GuideStatus.DRAFT)
     last_reviewed_on: Mapped[date | None]
     #: Service codes of the search a guide links to ("treatment near you"), e.g. ["DT", "BU"].
     related_services: Mapped[list] = mapped_column(JSON, default=list)
@@ -59,7 +55,7 @@ class GuideComment(Base):
     display_name: Mapped[str | None] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[CommentStatus] = mapped_column(
-        _enum(CommentStatus), default=CommentStatus.PENDING
+        value_enum(CommentStatus), default=CommentStatus.PENDING
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from finder.accounts.models import User
-from finder.db import Base, now_utc
+from finder.db import Base, now_utc, value_enum
 from finder.directory.models import Facility
 
 
@@ -33,8 +33,7 @@ class ProblemReport(Base):
     #: Optional, only so an admin can ask a follow-up question.
     reporter_email: Mapped[str | None] = mapped_column(String(254))
     status: Mapped[ReportStatus] = mapped_column(
-        Enum(ReportStatus, native_enum=False, length=16,
-             values_callable=lambda e: [m.value for m in e]),
+        value_enum(ReportStatus),
         default=ReportStatus.OPEN,
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)

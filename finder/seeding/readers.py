@@ -91,24 +91,26 @@ def _float(value: str | None) -> float:
     return float(clean(value) or "nan")
 
 
+def _locator_fields(row: dict[str, str]) -> dict:
+    """The columns the locator's substance-use and mental-health downloads share."""
+    return dict(
+        name1=clean(row["name1"]) or "",
+        name2=clean(row["name2"]),
+        street1=clean(row["street1"]),
+        street2=clean(row["street2"]),
+        city=clean(row["city"]) or "",
+        state=(clean(row["state"]) or "").upper(),
+        zip=zip5(row["zip"]),
+        zip4=pad_zip4(row["zip4"]),
+        county=clean(row["county"]),
+        latitude=_float(row["latitude"]),
+        longitude=_float(row["longitude"]),
+    )
+
+
 def read_substance_use(source: Source) -> list[Listing]:
     """``SubstanceUseTreatment_Geocoded.csv`` (UTF-8; 4- and 3-digit ZIPs, short zip4s)."""
-    return [
-        Listing(
-            name1=clean(row["name1"]) or "",
-            name2=clean(row["name2"]),
-            street1=clean(row["street1"]),
-            street2=clean(row["street2"]),
-            city=clean(row["city"]) or "",
-            state=(clean(row["state"]) or "").upper(),
-            zip=zip5(row["zip"]),
-            zip4=pad_zip4(row["zip4"]),
-            county=clean(row["county"]),
-            latitude=_float(row["latitude"]),
-            longitude=_float(row["longitude"]),
-        )
-        for row in _rows(source)
-    ]
+    return [Listing(**_locator_fields(row)) for row in _rows(source)]
 
 
 def read_opioid_programs(source: Source) -> list[Listing]:
@@ -136,17 +138,7 @@ def read_mental_health(source: Source) -> list[MentalHealthListing]:
     """``MentalHealthProviders_Geocoded.csv``: R's ``NA`` for missing values, integer ZIPs."""
     return [
         MentalHealthListing(
-            name1=clean(row["name1"]) or "",
-            name2=clean(row["name2"]),
-            street1=clean(row["street1"]),
-            street2=clean(row["street2"]),
-            city=clean(row["city"]) or "",
-            state=(clean(row["state"]) or "").upper(),
-            zip=zip5(row["zip"]),
-            zip4=pad_zip4(row["zip4"]),
-            county=clean(row["county"]),
-            latitude=_float(row["latitude"]),
-            longitude=_float(row["longitude"]),
+            **_locator_fields(row),
             phone=clean(row["phone"]),
             intake1=clean(row["intake1"]),
             website=clean(row["website"]),

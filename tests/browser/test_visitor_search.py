@@ -50,7 +50,11 @@ def test_an_unknown_place_says_so_and_suggests(page):
     page.goto("/")
     page.get_by_label(re.compile("ZIP code, city or address")).fill("Atlantis, ZZ")
     page.get_by_role("button", name="Search").click()
-    assert "We couldn't find that place" in page.content()
+    page.wait_for_url(re.compile(r"/search\?"))
+    # Wait for the new page's heading instead of reading the page mid-navigation.
+    heading = page.get_by_role("heading", name="We couldn't find that place.")
+    heading.wait_for()
+    assert heading.is_visible()
     assert page.get_by_label(re.compile("ZIP code, city or address")).input_value() == (
         "Atlantis, ZZ"
     )

@@ -63,6 +63,7 @@ def counter(advertiser, period, starts_on) -> int:
 
 
 def decisions(call_id=None) -> list[dict]:
+    audit.write_pending(db.session)  # rows queued by the step are written at its commit
     query = sa.select(AuditEntry).where(AuditEntry.kind == "decision").order_by(AuditEntry.id)
     if call_id is not None:
         query = query.where(AuditEntry.call_id == call_id)

@@ -436,7 +436,7 @@ def test_concurrent_duplicates_route_once(voice, tw):
 
 # -- failures never end in silence ----------------------------------------------------------
 
-def test_a_broken_database_answers_the_fallback_and_writes_nothing(voice, tw, caplog):
+def test_a_broken_database_answers_the_fallback_and_still_records_the_call(voice, tw, caplog):
     pool = build_pool(voice)
     with voice.app_context():
         db.session.execute(sa.text("DROP TABLE call_attempt"))
@@ -448,8 +448,36 @@ def test_a_broken_database_answers_the_fallback_and_writes_nothing(voice, tw, ca
     assert response.get_data(as_text=True) == FALLBACK_TWIML
     assert "failed" in caplog.text and CALLER_DIGITS not in caplog.text
     with voice.app_context():
+        # No receipt: a retry of the step routes again. The call itself is on record, hashed.
         assert db.session.execute(sa.text("SELECT count(*) FROM webhook_receipt")).scalar() == 0
-        assert db.session.execute(sa.text("SELECT count(*) FROM call")).scalar() == 0
+        call = get_call(sid)
+        assert call.outcome == "fallback_samhsa"
+        assert call.caller_last_four == CALLER_DIGITS[-4:] and call.caller_hash
+        [entry] = audit.rows_for_call(db.session, call.id)
+        assert '"event":"fallback_answered"' in entry.payload
+        assert '"step":"incoming"' in entry.payload
+        assert audit.verify(db.session).intact
+
+
+def test_a_step_that_fails_is_recorded_on_its_call(voice, tw, monkeypatch):
+    pool = build_pool(voice)
+    sid = new_call_sid()
+    ring(tw, pool.helpline_number, sid)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("routing broke")
+
+    monkeypatch.setattr("finder.calls.flow.finish_attempt", broken)
+    response = post(tw, "/voice/dial-result?attempt=1",
+                    {"CallSid": sid, "DialCallStatus": "no-answer", "CallStatus": "in-progress"})
+    assert response.get_data(as_text=True) == FALLBACK_TWIML
+    with voice.app_context():
+        call = get_call(sid)
+        outcomes = [e.payload for e in audit.rows_for_call(db.session, call.id)
+                    if e.kind == "outcome"]
+        assert len(outcomes) == 1 and '"error":"RuntimeError"' in outcomes[0]
+        assert '"step":"dial-result:attempt=1"' in outcomes[0]
+        assert audit.verify(db.session).intact
 
 
 def test_an_unreachable_database_answers_the_fallback():

@@ -1,5 +1,10 @@
 """The routing audit trail: append-only rows, each carrying the hash of the row before it.
 
+``append`` queues a row in the session; the queued rows are written when the transaction
+commits (``write_pending``, run by a ``before_commit`` hook), under the chain lock, which is then
+held for two statements and the commit instead of the whole routing step. A rolled-back
+transaction drops its queued rows with everything else it did.
+
 ``verify`` recomputes the chain and names the first row that was altered, removed or inserted.
 """
 
@@ -11,16 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
+from finder.calls import locks
 from finder.calls.models import AuditEntry
 from finder.db import now_utc
 
 GENESIS = "0" * 64
-#: Serializes appenders on PostgreSQL so the chain never forks (SQLite has one writer anyway).
-_ADVISORY_LOCK_KEY = 0x66696E646572
-#: ``Connection.info`` key: the database transaction that holds the routing lock.
-_LOCK_HELD_IN = "finder.routing_lock_held_in"
+#: ``Session.info`` key: rows appended in this transaction, not yet written.
+_PENDING = "finder.audit_pending"
 
 
 def canonical(payload: dict) -> str:
@@ -42,50 +47,54 @@ def _stamp(created_at: datetime) -> str:
     return created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def lock_chain(session: Session) -> None:
-    """Take the routing lock (PostgreSQL) until the transaction ends.
-
-    Every routing step that writes counters, legs or the chain takes it before its first row
-    lock, so two steps never hold row locks and wait for each other in opposite orders. Pending
-    changes are not flushed ahead of it: their row locks come after the lock.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    # One step asks several times (claim, expiry, reserve, append...): once per transaction is
-    # enough. The innermost database transaction is the key, so a rolled-back savepoint, which
-    # releases what it took, never leaves the lock assumed.
-    connection = session.connection()
-    transaction = connection.get_nested_transaction() or connection.get_transaction()
-    if transaction is not None and connection.info.get(_LOCK_HELD_IN) is transaction:
-        return
-    with session.no_autoflush:
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                        {"key": _ADVISORY_LOCK_KEY})
-    connection.info[_LOCK_HELD_IN] = transaction
-
-
 def append(session: Session, *, call_id: int | None, attempt_number: int | None, kind: str,
-           payload: dict) -> AuditEntry:
-    """Append one row to the chain inside the caller's transaction."""
-    lock_chain(session)
+           payload: dict) -> None:
+    """Queue one row for the chain; it is written, in order, when the transaction commits."""
+    session.info.setdefault(_PENDING, []).append(
+        (call_id, attempt_number, kind, canonical(payload)))
+
+
+def write_pending(session: Session) -> list[AuditEntry]:
+    """Write the queued rows now: the step's own changes first, then the chain's next rows.
+
+    The step's row locks are taken (flushed) before the chain lock, and the chain lock's holder
+    then waits for nothing else, so appenders never wait for each other in a circle.
+    """
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return []
+    session.flush()
+    locks.chain_turn(session)
     last = session.execute(
         sa.select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
-    entry = AuditEntry(
-        id=(last.id + 1) if last else 1,
-        call_id=call_id,
-        attempt_number=attempt_number,
-        kind=kind,
-        payload=canonical(payload),
-        prev_hash=last.row_hash if last else GENESIS,
-        created_at=now_utc(),
-        row_hash="",
-    )
-    entry.row_hash = compute_hash(entry.prev_hash, entry.id, call_id, attempt_number, kind,
-                                  entry.payload, _stamp(entry.created_at))
-    session.add(entry)
+    entry_id, prev_hash = (last.id, last.row_hash) if last else (0, GENESIS)
+    entries = []
+    for call_id, attempt_number, kind, payload in pending:
+        entry_id += 1
+        entry = AuditEntry(id=entry_id, call_id=call_id, attempt_number=attempt_number,
+                           kind=kind, payload=payload, prev_hash=prev_hash,
+                           created_at=now_utc(), row_hash="")
+        entry.row_hash = compute_hash(prev_hash, entry_id, call_id, attempt_number, kind,
+                                      payload, _stamp(entry.created_at))
+        prev_hash = entry.row_hash
+        entries.append(entry)
+    session.add_all(entries)
     session.flush()
-    return entry
+    return entries
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        write_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_unwritten(session: Session, transaction: SessionTransaction) -> None:
+    # After a commit nothing is left; after a rollback (or close) the rows go with the rest.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,7 @@ class ChainReport:
 
 def verify(session: Session, batch: int = 5000) -> ChainReport:
     """Walk the whole chain in id order and recompute every hash."""
+    write_pending(session)
     prev_hash, expected_id, checked = GENESIS, 1, 0
     last_id = 0
     while True:
@@ -127,6 +137,7 @@ def verify(session: Session, batch: int = 5000) -> ChainReport:
 
 
 def rows_for_call(session: Session, call_id: int) -> list[AuditEntry]:
+    write_pending(session)
     return list(session.execute(
         sa.select(AuditEntry).where(AuditEntry.call_id == call_id).order_by(AuditEntry.id)
     ).scalars())

@@ -1,10 +1,12 @@
 """The voice webhook steps: each turns one Twilio request into routing calls and TwiML, once.
 
 Every step is keyed by (CallSid, step). The handler first claims a ``WebhookReceipt`` row (an
-INSERT, which on SQLite also takes the write lock, so everything read after it is stable), does
-the work, stores the TwiML it answered in the receipt and commits. A Twilio retry of the same step
-finds the receipt and gets the same TwiML back without routing or counting again. Any failure
-rolls back and answers the static SAMHSA fallback: a call never ends in silence.
+INSERT, which on SQLite also takes the write lock, so everything read after it is stable), takes
+its call's turn (``locks.call_turn``: the steps of one call never overlap, steps of different
+calls do), does the work, stores the TwiML it answered in the receipt and commits. A Twilio
+retry of the same step finds the receipt and gets the same TwiML back without routing or
+counting again. Any failure rolls back and answers the static SAMHSA fallback: a call never ends
+in silence, and the call is still recorded, with the failure, when the database allows.
 
 Plain module: the request's form and query come in as mappings, URLs through ``VoiceContext.url``.
 """
@@ -12,17 +14,18 @@ Plain module: the request's form and query come in as mappings, URLs through ``V
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from finder.calls import audit, twiml
+from finder.calls import audit, locks, twiml
 from finder.calls.callbacks import create_callback_request
 from finder.calls.caller import redact
 from finder.calls.models import (
@@ -58,6 +61,11 @@ SAMHSA_RING_SECONDS = 60
 MAX_DIAL_SECONDS = 14400
 FACILITY_MENU = "facility-unanswered"
 ZIP = "zip"
+#: How often (by the routing clock) a process closes legs whose callbacks never came. They stop
+#: counting as live at their expiry anyway; closing them is bookkeeping, not a cap.
+EXPIRY_INTERVAL = timedelta(seconds=15)
+_last_expiry: dict[str, datetime] = {}
+_expiry_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -119,32 +127,82 @@ def _safe_rollback(session: Session) -> None:
         logger.error("Rollback failed after a voice webhook error")
 
 
-def run_step(session: Session, call_sid: str | None, step: str, now: datetime,
-             work: Callable[[], str | None]) -> Reply:
-    """Answer one webhook step exactly once per (CallSid, step); never raise."""
+def _expire_now_and_then(session: Session, now: datetime) -> None:
+    """Close stale legs at most every ``EXPIRY_INTERVAL``, in a transaction of their own."""
+    database = session.get_bind().url.render_as_string()
+    with _expiry_lock:
+        last = _last_expiry.get(database)
+        if last is not None and last <= now < last + EXPIRY_INTERVAL:
+            return
+        _last_expiry[database] = now
+    if expire_stale_legs(session, now):
+        session.commit()
+    else:
+        session.rollback()
+
+
+def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str],
+                     call_sid: str, step: str, error: BaseException) -> None:
+    """Keep a trace of a step answered by the fallback: the call, and why, in the audit chain.
+
+    Best effort: when the database itself is what failed, the log line is the only trace.
+    """
+    try:
+        call = session.execute(
+            sa.select(Call).where(Call.call_sid == call_sid)
+        ).scalar_one_or_none()
+        if call is None and step == "incoming":
+            call = open_call(session, call_sid=call_sid, to_number=form.get("To") or "",
+                             from_number=form.get("From"),
+                             twilio_from_state=form.get("FromState"), hash_key=ctx.hash_key,
+                             now=ctx.now)
+            call.outcome = "fallback_samhsa"
+        if call is None:
+            return
+        audit.append(session, call_id=call.id, attempt_number=None, kind="outcome",
+                     payload={"event": "fallback_answered", "step": step,
+                              "error": type(error).__name__,
+                              "explanation": "The step failed; the caller heard the static "
+                                             "answer connecting to the SAMHSA helpline."})
+        session.commit()
+    except Exception:  # noqa: BLE001 - the database may be gone; the answer must still go out
+        _safe_rollback(session)
+        logger.error("Could not record the fallback answer to CallSid %s, step %s", call_sid,
+                     step)
+
+
+def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: str,
+             work: Callable[[], str | None], *, call_of_step: str | None = None) -> Reply:
+    """Answer one webhook step exactly once per (CallSid, step); never raise.
+
+    ``call_of_step`` is the CallSid of the call the step belongs to when it is not the request's
+    own (a leg's status callback carries the leg's CallSid): the steps of one call take turns.
+    """
+    call_sid = form.get("CallSid")
     if not call_sid:
         logger.warning("Voice webhook %s without a CallSid; answered the fallback", step)
         return FALLBACK
     call_sid, step = call_sid[:64], step[:120]
-    try:
-        if not _claim(session, call_sid, step, now):
-            return _stored(session, call_sid, step)
-        # Routing steps take turns (PostgreSQL) before touching any call, leg or counter row, so
-        # two steps of one call never wait on each other's row locks in opposite orders.
-        audit.lock_chain(session)
-        answer = work()
-        session.execute(
-            sa.update(WebhookReceipt)
-            .where(WebhookReceipt.call_sid == call_sid, WebhookReceipt.step == step)
-            .values(response=answer or "")
-        )
-        session.commit()
-        return Reply(answer)
-    except Exception:  # noqa: BLE001 - Twilio must always get a connecting answer, never a 500
-        _safe_rollback(session)
-        logger.error("Voice webhook step %s failed; answered the SAMHSA fallback.\n%s",
-                     step, redact(traceback.format_exc()))
-        return FALLBACK
+    with locks.writer_turn(session):
+        try:
+            _expire_now_and_then(session, ctx.now)
+            if not _claim(session, call_sid, step, ctx.now):
+                return _stored(session, call_sid, step)
+            locks.call_turn(session, (call_of_step or call_sid)[:64])
+            answer = work()
+            session.execute(
+                sa.update(WebhookReceipt)
+                .where(WebhookReceipt.call_sid == call_sid, WebhookReceipt.step == step)
+                .values(response=answer or "")
+            )
+            session.commit()
+            return Reply(answer)
+        except Exception as error:  # noqa: BLE001 - Twilio must get a connecting answer
+            _safe_rollback(session)
+            logger.error("Voice webhook step %s failed; answered the SAMHSA fallback.\n%s",
+                         step, redact(traceback.format_exc()))
+            _record_fallback(session, ctx, form, call_sid, step, error)
+            return FALLBACK
 
 
 # -- lookups and TwiML helpers --------------------------------------------------------------
@@ -217,12 +275,10 @@ def _facility_menu(ctx: VoiceContext, *, repeat: bool) -> str:
 # -- the steps ------------------------------------------------------------------------------
 
 def incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> Reply:
-    return run_step(session, form.get("CallSid"), "incoming", ctx.now,
-                    lambda: _incoming(session, ctx, form))
+    return run_step(session, ctx, form, "incoming", lambda: _incoming(session, ctx, form))
 
 
 def _incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> str:
-    expire_stale_legs(session, ctx.now)
     call = open_call(session, call_sid=form["CallSid"], to_number=form.get("To") or "",
                      from_number=form.get("From"), twilio_from_state=form.get("FromState"),
                      hash_key=ctx.hash_key, now=ctx.now)
@@ -250,13 +306,12 @@ def _incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> s
 def dial_result(session: Session, ctx: VoiceContext, form: Mapping[str, str],
                 query: Mapping[str, str]) -> Reply:
     attempt_id = _int(query.get("attempt"))
-    return run_step(session, form.get("CallSid"), f"dial-result:attempt={attempt_id}", ctx.now,
+    return run_step(session, ctx, form, f"dial-result:attempt={attempt_id}",
                     lambda: _dial_result(session, ctx, form, attempt_id))
 
 
 def _dial_result(session: Session, ctx: VoiceContext, form: Mapping[str, str],
                  attempt_id: int | None) -> str:
-    expire_stale_legs(session, ctx.now)
     attempt = _attempt_of(session, form["CallSid"], attempt_id)
     call = attempt.call
     bridged = finish_attempt(session, attempt, dial_call_status=form.get("DialCallStatus"),
@@ -286,13 +341,12 @@ def gather(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     retry = query.get("retry") == "1"
     no_input = query.get("no_input") == "1"
     key = f"gather:{step}:retry={int(retry)}:no_input={int(no_input)}:digits={digits}"
-    return run_step(session, form.get("CallSid"), key, ctx.now,
+    return run_step(session, ctx, form, key,
                     lambda: _gather(session, ctx, form, step, digits, retry, no_input))
 
 
 def _gather(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: str,
             digits: str, retry: bool, no_input: bool) -> str:
-    expire_stale_legs(session, ctx.now)
     call = _call(session, form["CallSid"])
     if step == ZIP:
         pool = pool_for(session, call, ctx.forward_pool)
@@ -342,7 +396,8 @@ def status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     else:
         key = f"status:call:{call_status}"
         work = partial(_call_status, session, ctx, form, call_status)
-    return run_step(session, form.get("CallSid"), key, ctx.now, work)
+    # A leg's callback carries the leg's CallSid; its call's steps are keyed by the parent's.
+    return run_step(session, ctx, form, key, work, call_of_step=form.get("ParentCallSid"))
 
 
 def _leg_status(session: Session, ctx: VoiceContext, form: Mapping[str, str],

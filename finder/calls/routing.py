@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from finder.calls import audit
+from finder.calls import audit, locks
 from finder.calls.caller import caller_state, identify, normalize
 from finder.calls.eligibility import EligibilityRules
 from finder.calls.models import (
@@ -196,6 +196,9 @@ def route_helpline(session: Session, call: Call, pool: AdvertiserPool | None, no
                            if pool else "no_pool", "explanation": f"The SAMHSA helpline "
                            f"answers: {reason}."})
     by_id = {a.id: a for a in advertisers}
+    # The pool's calls take turns from here to the commit: usage read, decision and reservation
+    # then agree, and a reservation is rarely lost to a call routed at the same moment.
+    locks.pool_turn(session, pool.id)
     caller = CallerContext(call.caller_state, call.state_signal,
                            previous_advertiser(session, call, pool.repeat_window_days, now), tried)
     rules = EligibilityRules(min_answer_rate=pool.min_answer_rate)
@@ -243,13 +246,12 @@ def samhsa_leg(session: Session, call: Call, now: datetime, settings: RoutingSet
 def finish_attempt(session: Session, attempt: CallAttempt, *, dial_call_status: str | None,
                    duration: int | None, now: datetime) -> bool:
     """Record how a leg ended; True when the caller was bridged. Idempotent."""
-    audit.lock_chain(session)
     if attempt.id is not None:
-        # Twilio's dial action and status callbacks can finish one leg at the same moment: read
-        # the status again under the lock (over any unflushed change), so the leg is released
-        # and recorded only once.
+        # Twilio's dial action and status callbacks can finish one leg at the same moment: lock
+        # the leg's row and read its status again (over any unflushed change), so the leg is
+        # released and recorded only once. The row is locked before the pool's turn is taken.
         with session.no_autoflush:
-            session.refresh(attempt, ["status", "counted_on"])
+            session.refresh(attempt, ["status", "counted_on"], with_for_update=True)
     if attempt.status not in LIVE and attempt.status != AttemptStatus.EXPIRED:
         return attempt.status == AttemptStatus.COMPLETED
     status = (dial_call_status or "failed").lower()
@@ -290,11 +292,19 @@ def end_call(call: Call, *, duration: int | None, now: datetime) -> None:
 
 
 def expire_stale_legs(session: Session, now: datetime) -> int:
-    """Close legs whose callbacks never came, so they stop counting as live."""
-    audit.lock_chain(session)
+    """Close legs whose callbacks never came (they already stopped counting as live).
+
+    Legs another step holds are skipped (PostgreSQL ``SKIP LOCKED``): their own call is
+    finishing them, and this never waits for another call's rows.
+    """
+    stale = (
+        sa.select(CallAttempt.id)
+        .where(CallAttempt.status.in_(LIVE), CallAttempt.expires_at <= now)
+        .with_for_update(skip_locked=True)
+    )
     result = session.execute(
         sa.update(CallAttempt)
-        .where(CallAttempt.status.in_(LIVE), CallAttempt.expires_at <= now)
+        .where(CallAttempt.id.in_(stale.scalar_subquery()))
         .values(status=AttemptStatus.EXPIRED, ended_at=now)
     )
     return result.rowcount

@@ -2,7 +2,8 @@
 
 Caps are enforced by ``reserve``: a conditional UPDATE of the day and month counters (a row lock
 on PostgreSQL, the write lock on SQLite), then a count of live legs under that lock. ``release``
-gives the calls back when an attempt fails.
+gives the calls back when an attempt fails. Both take the pool's turn first (``locks.pool_turn``),
+so steps changing one pool's counters never hold counter rows in opposite orders.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from finder.calls.audit import lock_chain
+from finder.calls import locks
 from finder.calls.eligibility import Reason
 from finder.calls.models import Advertiser, AdvertiserUsageCounter, AttemptStatus, CallAttempt
 from finder.calls.pool import AdvertiserUsage
@@ -136,7 +137,7 @@ def _bump(session: Session, advertiser_id: int, period: str, starts_on: date,
 
 def reserve(session: Session, advertiser: Advertiser, now: datetime) -> Reason | None:
     """Count one call against the advertiser's caps, or say which cap stops it."""
-    lock_chain(session)
+    locks.pool_turn(session, advertiser.pool_id)
     day = local_day(advertiser, now)
     month = day.replace(day=1)
     _ensure_counter(session, advertiser.id, "day", day)
@@ -158,7 +159,7 @@ def release(session: Session, attempt: CallAttempt) -> None:
     """Give back the calls an attempt counted (it failed, so it does not use up a cap)."""
     if attempt.advertiser_id is None or attempt.counted_on is None:
         return
-    lock_chain(session)
+    locks.pool_turn(session, attempt.advertiser.pool_id)
     _bump(session, attempt.advertiser_id, "day", attempt.counted_on, None, -1)
     _bump(session, attempt.advertiser_id, "month", attempt.counted_on.replace(day=1), None, -1)
     attempt.counted_on = None

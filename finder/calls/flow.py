@@ -13,6 +13,7 @@ Plain module: the request's form and query come in as mappings, URLs through ``V
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import traceback
@@ -96,15 +97,33 @@ def _int(value: str | None) -> int | None:
 
 # -- idempotency ----------------------------------------------------------------------------
 
+_RECEIPTS = WebhookReceipt.__table__
+
+
+@functools.cache
+def _claim_statement(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(_RECEIPTS)
+        .values(call_sid=sa.bindparam("call_sid"), step=sa.bindparam("step"), response="",
+                created_at=sa.bindparam("created_at"))
+        .on_conflict_do_nothing()
+        .returning(_RECEIPTS.c.id)
+    )
+
+
+_ANSWERED = (
+    sa.update(_RECEIPTS)
+    .where(_RECEIPTS.c.call_sid == sa.bindparam("receipt_sid"),
+           _RECEIPTS.c.step == sa.bindparam("receipt_step"))
+    .values(response=sa.bindparam("answer"))
+)
+
+
 def _claim(session: Session, call_sid: str, step: str, now: datetime) -> bool:
     """Insert the receipt row for this step; False when another request already holds it."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    claimed = session.execute(
-        dialect.insert(WebhookReceipt)
-        .values(call_sid=call_sid, step=step, response="", created_at=now)
-        .on_conflict_do_nothing()
-        .returning(WebhookReceipt.id)
-    ).first()
+    claimed = session.execute(_claim_statement(session.get_bind().dialect.name),
+                              {"call_sid": call_sid, "step": step, "created_at": now}).first()
     return claimed is not None
 
 
@@ -190,11 +209,8 @@ def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step:
                 return _stored(session, call_sid, step)
             locks.call_turn(session, (call_of_step or call_sid)[:64])
             answer = work()
-            session.execute(
-                sa.update(WebhookReceipt)
-                .where(WebhookReceipt.call_sid == call_sid, WebhookReceipt.step == step)
-                .values(response=answer or "")
-            )
+            session.execute(_ANSWERED, {"receipt_sid": call_sid, "receipt_step": step,
+                                        "answer": answer or ""})
             session.commit()
             return Reply(answer)
         except Exception as error:  # noqa: BLE001 - Twilio must get a connecting answer

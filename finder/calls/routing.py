@@ -91,6 +91,7 @@ def open_call(session: Session, *, call_sid: str, to_number: str, from_number: s
         caller_state=state,
         state_signal=signal,
         started_at=now,
+        attempts=[],  # a new call has no legs: nothing to load
     )
     session.add(call)
     session.flush()

@@ -1,9 +1,9 @@
 """What each advertiser has taken: counters per local day and month, live legs, recent answers.
 
-Caps are enforced by ``reserve``: a conditional UPDATE of the day and month counters (a row lock
-on PostgreSQL, the write lock on SQLite), then a count of live legs under that lock. ``release``
-gives the calls back when an attempt fails. Both take the pool's turn first (``locks.pool_turn``),
-so steps changing one pool's counters never hold counter rows in opposite orders.
+Caps are enforced by ``reserve``, under the pool's turn (``locks.pool_turn`` on PostgreSQL, the
+single writer on SQLite): a count of live legs, then a conditional upsert of the day and of the
+month counter. ``release`` gives the calls back when an attempt fails, under the same turn, so
+steps changing one pool's counters never hold counter rows in opposite orders.
 """
 
 from __future__ import annotations
@@ -111,47 +111,71 @@ def _recent_statuses(session: Session, ids: list[int], window: int) -> dict[int,
     return recent
 
 
-def _ensure_counter(session: Session, advertiser_id: int, period: str, starts_on: date) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(AdvertiserUsageCounter)
-        .values(advertiser_id=advertiser_id, period=period, starts_on=starts_on, calls=0)
-        .on_conflict_do_nothing()
-    )
+_COUNTERS = AdvertiserUsageCounter.__table__
 
 
-def _bump(session: Session, advertiser_id: int, period: str, starts_on: date,
-          cap: int | None, delta: int) -> bool:
-    counter = AdvertiserUsageCounter
-    statement = sa.update(counter).where(
-        counter.advertiser_id == advertiser_id,
-        counter.period == period,
-        counter.starts_on == starts_on,
-    ).values(calls=counter.calls + delta)
-    if delta > 0 and cap is not None:
-        statement = statement.where(counter.calls < cap)
-    if delta < 0:
-        statement = statement.where(counter.calls > 0)
-    return session.execute(statement).rowcount == 1
+@functools.cache
+def _take_statement(dialect_name: str, capped: bool):
+    """Count one call in a period's counter, creating it at 1, unless the count is at the cap.
+
+    One upsert (a row lock on PostgreSQL until the commit): it returns the new count, or no row
+    when the cap stops it. Built once per dialect; a Core statement, so the ORM adds nothing.
+    """
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    counters = _COUNTERS.c
+    return dialect.insert(_COUNTERS).values(
+        advertiser_id=sa.bindparam("advertiser_id"), period=sa.bindparam("period"),
+        starts_on=sa.bindparam("starts_on"), calls=1,
+    ).on_conflict_do_update(
+        index_elements=[counters.advertiser_id, counters.period, counters.starts_on],
+        set_={"calls": counters.calls + 1},
+        where=(counters.calls < sa.bindparam("cap")) if capped else None,
+    ).returning(counters.calls)
+
+
+_GIVE_BACK = (
+    sa.update(_COUNTERS)
+    .where(_COUNTERS.c.advertiser_id == sa.bindparam("counter_advertiser"),
+           _COUNTERS.c.period == sa.bindparam("counter_period"),
+           _COUNTERS.c.starts_on == sa.bindparam("counter_starts_on"),
+           _COUNTERS.c.calls > 0)
+    .values(calls=_COUNTERS.c.calls - 1)
+)
+
+
+def _take(session: Session, advertiser_id: int, period: str, starts_on: date,
+          cap: int | None) -> bool:
+    if cap is not None and cap <= 0:
+        return False
+    statement = _take_statement(session.get_bind().dialect.name, cap is not None)
+    params = {"advertiser_id": advertiser_id, "period": period, "starts_on": starts_on}
+    if cap is not None:
+        params["cap"] = cap
+    return session.execute(statement, params).first() is not None
+
+
+def _give_back(session: Session, advertiser_id: int, period: str, starts_on: date) -> None:
+    session.execute(_GIVE_BACK, {"counter_advertiser": advertiser_id, "counter_period": period,
+                                 "counter_starts_on": starts_on})
 
 
 def reserve(session: Session, advertiser: Advertiser, now: datetime) -> Reason | None:
-    """Count one call against the advertiser's caps, or say which cap stops it."""
+    """Count one call against the advertiser's caps, or say which cap stops it.
+
+    Under the pool's turn every reservation in the pool is committed or rolled back before the
+    next one starts, so the live legs counted here include every other reservation.
+    """
     locks.pool_turn(session, advertiser.pool_id)
-    day = local_day(advertiser, now)
-    month = day.replace(day=1)
-    _ensure_counter(session, advertiser.id, "day", day)
-    _ensure_counter(session, advertiser.id, "month", month)
-    if not _bump(session, advertiser.id, "day", day, advertiser.daily_cap, +1):
-        return Reason.DAILY_CAP_REACHED
-    if not _bump(session, advertiser.id, "month", month, advertiser.monthly_cap, +1):
-        _bump(session, advertiser.id, "day", day, None, -1)
-        return Reason.MONTHLY_CAP_REACHED
     cap = advertiser.concurrent_cap
     if cap is not None and live_legs(session, advertiser.id, now) >= cap:
-        _bump(session, advertiser.id, "day", day, None, -1)
-        _bump(session, advertiser.id, "month", month, None, -1)
         return Reason.CONCURRENT_CAP_REACHED
+    day = local_day(advertiser, now)
+    month = day.replace(day=1)
+    if not _take(session, advertiser.id, "day", day, advertiser.daily_cap):
+        return Reason.DAILY_CAP_REACHED
+    if not _take(session, advertiser.id, "month", month, advertiser.monthly_cap):
+        _give_back(session, advertiser.id, "day", day)
+        return Reason.MONTHLY_CAP_REACHED
     return None
 
 
@@ -160,6 +184,6 @@ def release(session: Session, attempt: CallAttempt) -> None:
     if attempt.advertiser_id is None or attempt.counted_on is None:
         return
     locks.pool_turn(session, attempt.advertiser.pool_id)
-    _bump(session, attempt.advertiser_id, "day", attempt.counted_on, None, -1)
-    _bump(session, attempt.advertiser_id, "month", attempt.counted_on.replace(day=1), None, -1)
+    _give_back(session, attempt.advertiser_id, "day", attempt.counted_on)
+    _give_back(session, attempt.advertiser_id, "month", attempt.counted_on.replace(day=1))
     attempt.counted_on = None

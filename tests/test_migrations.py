@@ -128,3 +128,41 @@ def test_spatial_index_is_backfilled_and_then_kept(databases):
                 assert cell_count(connection) == 6
     finally:
         dispose(app)
+
+
+def test_answer_times_are_moved_from_receipts_onto_legs(databases):
+    """Migration 0007 fills ``call_attempt.answered_at`` from the "answered" status receipts."""
+    app = make_app(databases.new())
+    started = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    answered = datetime(2026, 11, 20, 15, 0, 12, tzinfo=UTC)
+    try:
+        with app.app_context():
+            upgrade(revision="0006")
+            with db.engine.begin() as connection:
+                connection.execute(sa.text(
+                    "INSERT INTO call (id, call_sid, to_number, state_signal, status, started_at)"
+                    " VALUES (1, 'CA1', '+18885550101', 'none', 'completed', :at)"),
+                    {"at": started})
+                for attempt_id, leg_sid in ((1, "CL1"), (2, "CL2"), (3, None)):
+                    connection.execute(sa.text(
+                        "INSERT INTO call_attempt (id, call_id, attempt_number, destination_kind,"
+                        " dialed_number, status, leg_sid, started_at, expires_at) VALUES (:id, 1,"
+                        " :id, 'samhsa', '+18006624357', 'completed', :leg, :at, :at)"),
+                        {"id": attempt_id, "leg": leg_sid, "at": started})
+                for sid, step, at in (("CL1", "status:attempt=1:ringing", started),
+                                      ("CL1", "status:attempt=1:in-progress", answered),
+                                      ("CL1", "status:attempt=1:completed", answered),
+                                      ("CL2", "status:attempt=2:ringing", started)):
+                    connection.execute(sa.text(
+                        "INSERT INTO webhook_receipt (call_sid, step, response, created_at)"
+                        " VALUES (:sid, :step, '', :at)"), {"sid": sid, "step": step, "at": at})
+            upgrade()
+            with db.engine.connect() as connection:
+                rows = dict(connection.execute(sa.text(
+                    "SELECT id, answered_at FROM call_attempt ORDER BY id")).all())
+            # SQLite hands back the stored text, PostgreSQL a datetime.
+            first = rows[1] if isinstance(rows[1], datetime) else datetime.fromisoformat(rows[1])
+            assert first.replace(tzinfo=UTC) == answered
+            assert rows[2] is None and rows[3] is None
+    finally:
+        dispose(app)

@@ -199,6 +199,8 @@ class CallAttempt(Base):
     leg_sid: Mapped[str | None] = mapped_column(String(64))
     duration_seconds: Mapped[int | None]
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    #: When the destination picked up (the leg's first "answered" status callback).
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: A leg still RESERVED after this moment is counted as over (a lost callback).
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -209,7 +211,7 @@ class CallAttempt(Base):
     __table_args__ = (
         UniqueConstraint("call_id", "attempt_number"),
         Index("ix_call_attempt_advertiser_id_status", "advertiser_id", "status"),
-        # expire_stale_legs runs on every routing step: live legs past their expiry.
+        # expire_stale_legs: live legs past their expiry.
         Index("ix_call_attempt_status_expires_at", "status", "expires_at"),
         # An advertiser's most recent legs (answer rate over its last 20 calls).
         Index("ix_call_attempt_advertiser_id_started_at", "advertiser_id", "started_at", "id"),

@@ -33,6 +33,9 @@ from finder.geo.models import ZipCode
 #: SAMHSA's National Helpline: free, confidential, 24/7. Every dead end connects here.
 SAMHSA_HELPLINE = "+18006624357"
 BRIDGED_STATUSES = {"completed", "answered"}
+#: A leg's status callback events meaning the destination picked up (Twilio reports an
+#: answered leg as "in-progress"; "answered" is the event's own name).
+ANSWERED_EVENTS = frozenset({"answered", "in-progress"})
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,11 @@ def mark_leg(session: Session, attempt: CallAttempt, *, event: str, leg_sid: str
     """A status callback of the outgoing leg: answered legs stay live until they end."""
     if leg_sid:
         attempt.leg_sid = leg_sid
-    if event in {"answered", "in-progress"} and attempt.status == AttemptStatus.RESERVED:
+    if event not in ANSWERED_EVENTS:
+        return
+    if attempt.answered_at is None:
+        attempt.answered_at = now
+    if attempt.status == AttemptStatus.RESERVED:
         attempt.status = AttemptStatus.BRIDGED
         attempt.expires_at = now + timedelta(seconds=settings.leg_max_seconds)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from finder.calls import audit
-from finder.calls.models import AuditEntry, Call, CallAttempt, WebhookReceipt
+from finder.calls.models import AuditEntry, Call, CallAttempt
 from finder.calls.usage import ANSWERED
 from finder.directory.models import Facility
 from finder.operations.period import Period, as_utc
@@ -26,9 +26,6 @@ KINDS = ("facility", "helpline", "unknown")
 DESTINATION_KINDS = ("advertiser", "facility", "samhsa")
 UNKNOWN_STATE = "unknown"
 SAMHSA_NAME = "SAMHSA National Helpline"
-#: The status callback of an answered leg (``flow.status`` keys its receipt
-#: ``status:attempt=<id>:<CallStatus>``); Twilio reports "answered" as in-progress.
-ANSWERED_EVENTS = ("in-progress", "answered")
 
 
 def masked(last_four: str | None) -> str:
@@ -166,20 +163,12 @@ def all_calls(session: Session, flt: CallFilter, chunk: int = 500) -> Iterator[L
 
 
 def answer_times(session: Session, *conditions) -> dict[int, float]:
-    """Seconds from routing to the leg's "answered" status callback, per answered attempt.
-
-    Only legs whose answered callback was received (and not yet purged) have a time.
-    """
-    receipt = WebhookReceipt
-    steps = [sa.literal("status:attempt=") + sa.cast(CallAttempt.id, sa.String)
-             + sa.literal(f":{event}") for event in ANSWERED_EVENTS]
+    """Seconds from routing to the destination answering, per answered attempt."""
     rows = session.execute(
-        sa.select(CallAttempt.id, CallAttempt.started_at, sa.func.min(receipt.created_at))
+        sa.select(CallAttempt.id, CallAttempt.started_at, CallAttempt.answered_at)
         .join(Call, Call.id == CallAttempt.call_id)
-        .join(receipt, sa.and_(receipt.call_sid == CallAttempt.leg_sid,
-                               sa.or_(*(receipt.step == step for step in steps))))
-        .where(CallAttempt.status.in_(ANSWERED), *conditions)
-        .group_by(CallAttempt.id, CallAttempt.started_at)
+        .where(CallAttempt.status.in_(ANSWERED), CallAttempt.answered_at.is_not(None),
+               *conditions)
     ).all()
     return {attempt_id: max(0.0, (as_utc(answered) - as_utc(started)).total_seconds())
             for attempt_id, started, answered in rows}

@@ -436,7 +436,8 @@ def test_concurrent_duplicates_route_once(voice, tw):
 
 # -- failures never end in silence ----------------------------------------------------------
 
-def test_a_broken_database_answers_the_fallback_and_still_records_the_call(voice, tw, caplog):
+def test_a_broken_database_answers_the_fallback_and_the_call_is_recorded_when_it_ends(
+        voice, tw, caplog):
     pool = build_pool(voice)
     with voice.app_context():
         db.session.execute(sa.text("DROP TABLE call_attempt"))
@@ -448,15 +449,36 @@ def test_a_broken_database_answers_the_fallback_and_still_records_the_call(voice
     assert response.get_data(as_text=True) == FALLBACK_TWIML
     assert "failed" in caplog.text and CALLER_DIGITS not in caplog.text
     with voice.app_context():
-        # No receipt: a retry of the step routes again. The call itself is on record, hashed.
+        # A database error is not retried while the caller waits: nothing is written yet, and
+        # a Twilio retry of the step would route again.
         assert db.session.execute(sa.text("SELECT count(*) FROM webhook_receipt")).scalar() == 0
+        assert db.session.execute(sa.text("SELECT count(*) FROM call")).scalar() == 0
+    final = post(tw, "/voice/status", {**call_params(sid, pool.facility_number),
+                                       "CallStatus": "completed", "CallDuration": "95"})
+    assert final.status_code == 204
+    with voice.app_context():
         call = get_call(sid)
-        assert call.outcome == "fallback_samhsa"
+        assert (call.status, call.outcome, call.duration_seconds) == (
+            CallStatus.COMPLETED, "fallback_samhsa", 95)
         assert call.caller_last_four == CALLER_DIGITS[-4:] and call.caller_hash
+        assert (call.ended_at - call.started_at).total_seconds() == 95
         [entry] = audit.rows_for_call(db.session, call.id)
-        assert '"event":"fallback_answered"' in entry.payload
-        assert '"step":"incoming"' in entry.payload
+        assert '"event":"recorded_at_end"' in entry.payload
         assert audit.verify(db.session).intact
+
+
+def test_a_late_dial_result_after_the_call_ended_routes_nothing(voice, tw):
+    pool = build_pool(voice)
+    sid, first = ring(tw, pool.helpline_number)
+    post(tw, "/voice/status", {"CallSid": sid, "CallStatus": "completed", "CallDuration": "20"})
+    # The dial result was delayed; its CallStatus is stale.
+    late = dial_result(tw, sid, dials(first)[0], status="no-answer", call_status="in-progress")
+    assert verbs(late) == ["Hangup"]
+    with voice.app_context():
+        call = get_call(sid)
+        assert len(call.attempts) == 1 and call.attempts[0].status == AttemptStatus.FAILED
+        counted = db.session.execute(sa.select(AdvertiserUsageCounter.calls)).scalars().all()
+        assert counted and set(counted) == {0}  # the canceled leg gave its call back
 
 
 def test_a_step_that_fails_is_recorded_on_its_call(voice, tw, monkeypatch):

@@ -35,6 +35,7 @@ from finder.calls.models import (
     Call,
     CallAttempt,
     CallbackRequest,
+    CallStatus,
     NumberKind,
     WebhookReceipt,
 )
@@ -164,8 +165,11 @@ def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str
                      call_sid: str, step: str, error: BaseException) -> None:
     """Keep a trace of a step answered by the fallback: the call, and why, in the audit chain.
 
-    Best effort: when the database itself is what failed, the log line is the only trace.
+    Not when the database itself failed (unreachable, hung, locked, broken): trying again would
+    keep the caller waiting a second time. Such a call is recorded by its final status callback.
     """
+    if isinstance(error, sa.exc.DBAPIError):
+        return
     try:
         call = session.execute(
             sa.select(Call).where(Call.call_sid == call_sid)
@@ -336,7 +340,8 @@ def _dial_result(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     if bridged:
         call.outcome = f"connected_{kind}"
         return twiml.hangup()
-    if (form.get("CallStatus") or "").lower() in CALL_OVER:
+    # A dial result can arrive after the call's own final status callback: never route then.
+    if call.status == CallStatus.COMPLETED or (form.get("CallStatus") or "").lower() in CALL_OVER:
         call.outcome = "caller_hung_up"
         return twiml.hangup()
     if kind == "samhsa":
@@ -364,6 +369,8 @@ def gather(session: Session, ctx: VoiceContext, form: Mapping[str, str],
 def _gather(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: str,
             digits: str, retry: bool, no_input: bool) -> str:
     call = _call(session, form["CallSid"])
+    if call.status == CallStatus.COMPLETED:  # a keypress that arrives after the call ended
+        return twiml.hangup()
     if step == ZIP:
         pool = pool_for(session, call, ctx.forward_pool)
         return _helpline_leg(session, ctx, call, pool, before=[], via="helpline",
@@ -440,13 +447,33 @@ def _call_status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     call = session.execute(
         sa.select(Call).where(Call.call_sid == form["CallSid"])
     ).scalar_one_or_none()
+    duration = _int(form.get("CallDuration"))
     if call is None:
-        return None
+        call = _record_unseen_call(session, ctx, form, duration)
     # The caller is gone, so every leg still counted as live is over too.
     for attempt in call.attempts:
         if attempt.status in (AttemptStatus.RESERVED, AttemptStatus.BRIDGED):
             finished = "completed" if attempt.status == AttemptStatus.BRIDGED else "canceled"
             finish_attempt(session, attempt, dial_call_status=finished, duration=None,
                            now=ctx.now)
-    end_call(call, duration=_int(form.get("CallDuration")), now=ctx.now)
+    end_call(call, duration=duration, now=ctx.now)
     return None
+
+
+def _record_unseen_call(session: Session, ctx: VoiceContext, form: Mapping[str, str],
+                        duration: int | None) -> Call:
+    """A call that ended before any of its steps was recorded: its first webhook failed (the
+    caller heard the static answer connecting to the SAMHSA helpline) or never reached finder.
+    Every call is on record, so it is recorded now, from its final status callback."""
+    started = ctx.now - timedelta(seconds=duration or 0)
+    call = open_call(session, call_sid=form["CallSid"], to_number=form.get("To") or "",
+                     from_number=form.get("From"), twilio_from_state=form.get("FromState"),
+                     hash_key=ctx.hash_key, now=started)
+    call.outcome = "fallback_samhsa"
+    audit.append(session, call_id=call.id, attempt_number=None, kind="outcome",
+                 payload={"event": "recorded_at_end", "explanation": "No step of this call "
+                          "was recorded before it ended: it was answered by the static "
+                          "fallback connecting to the SAMHSA helpline, or never reached finder."})
+    logger.warning("Call %s ended without any recorded step; recorded from its status callback",
+                   call.call_sid)
+    return call

@@ -1,7 +1,11 @@
 """Configuration classes: every setting is read from the environment (see .env.example)."""
 
+import logging
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.fernet import Fernet, MultiFernet
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -19,12 +23,21 @@ def _float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+#: Seconds to wait for PostgreSQL to accept a new connection. libpq's default is to wait forever,
+#: so a server that takes the TCP connection but never answers (frozen, overloaded, half up)
+#: would hold a webhook past Twilio's 15 s; with this it fails fast and answers the fallback.
+DATABASE_CONNECT_TIMEOUT = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", 3))
+
+
 def normalize_database_url(url: str) -> str:
-    """Accept the plain ``postgres://`` and ``postgresql://`` forms and use psycopg 3."""
+    """Accept the plain ``postgres://`` and ``postgresql://`` forms and use psycopg 3; give a
+    PostgreSQL URL ``connect_timeout`` (``DATABASE_CONNECT_TIMEOUT``) unless it sets its own."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("postgresql") and "connect_timeout" not in parse_qs(urlsplit(url).query):
+        url += f"{'&' if '?' in url else '?'}connect_timeout={DATABASE_CONNECT_TIMEOUT}"
     return url
 
 
@@ -68,6 +81,10 @@ class Config:
     FORWARD_POOL = os.environ.get("FORWARD_POOL") or None
     #: Seconds a destination rings before it counts as not answering.
     CALL_RING_SECONDS = int(os.environ.get("CALL_RING_SECONDS", 20))
+    #: Seconds after a voice webhook reached the proxy (its X-Request-Start header, else the
+    #: app) by which its answer must be ready. Twilio waits 15 s, then plays the fallback URL's
+    #: answer; a step that would answer later is rolled back and recorded as that fallback.
+    VOICE_DEADLINE_SECONDS = _float("VOICE_DEADLINE_SECONDS", 12.0)
     #: A live leg without any callback for this long is treated as over.
     CALL_LEG_MAX_SECONDS = int(os.environ.get("CALL_LEG_MAX_SECONDS", 4 * 3600))
     #: Retention (flask retention purge): call-back requests and call details older than these.
@@ -95,6 +112,12 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: `flask seed` adds the fictional demo pool and tracking numbers (`--demo/--no-demo`).
+    SEED_DEMO = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    #: Strict-Transport-Security max-age (finder/security_headers.py); 0 sends none.
+    HSTS_SECONDS = 0
 
 
 class DevelopmentConfig(Config):
@@ -109,8 +132,18 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    #: Never debug mode, whatever FLASK_DEBUG says (check() also turns it off for `flask run`).
+    DEBUG = False
+    TESTING = False
+    #: An unhandled error becomes the site's own 500 page or JSON error, never a traceback.
+    PROPAGATE_EXCEPTIONS = False
     SESSION_COOKIE_SECURE = True
+    #: Fictional 555 tracking numbers would replace five real facilities' phones on their pages.
+    SEED_DEMO = False
+    REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    #: Browsers keep to https for a year, subdomains included.
+    HSTS_SECONDS = 365 * 24 * 3600
 
     #: Secrets production must be given; the development defaults are public.
     REQUIRED_SECRETS = {
@@ -123,6 +156,11 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls) -> None:
         """Refuse to start with settings that would be unsafe in production, and say why."""
+        if _bool("FLASK_DEBUG"):
+            # Flask's CLI reads FLASK_DEBUG again after loading the app, and `flask run` would
+            # then serve Werkzeug's debugger, which runs any code it is sent.
+            os.environ["FLASK_DEBUG"] = "0"
+            logging.getLogger(__name__).warning("FLASK_DEBUG is ignored in production.")
         missing = [name for name in cls.REQUIRED_SECRETS if not os.environ.get(name)]
         if missing:
             reasons = "; ".join(f"{name}: {cls.REQUIRED_SECRETS[name]}" for name in missing)
@@ -131,6 +169,17 @@ class ProductionConfig(Config):
                 "Set each to a long random value, for example: "
                 "python -c 'import secrets; print(secrets.token_hex(32))' (see .env.example)."
             )
+        # A mistyped key would otherwise surface only when a caller asks for a call back.
+        keys = os.environ["CALLBACK_ENCRYPTION_KEY"].split(",")
+        try:
+            MultiFernet([Fernet(key.strip()) for key in keys if key.strip()])
+        except ValueError:
+            raise RuntimeError(
+                "Production refuses to start: CALLBACK_ENCRYPTION_KEY must be a Fernet key (32 "
+                "bytes in url-safe base64, 44 characters), or several separated by commas while "
+                "rotating. Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'."
+            ) from None
 
 
 CONFIGS = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import json
 import os
 import random
 import re
@@ -23,28 +22,19 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from benchmarks import call_checks
 from benchmarks.routing_pool import HELPLINE, caller_number
-from finder.calls import audit
-from finder.calls.models import (
-    Advertiser,
-    AdvertiserUsageCounter,
-    AuditEntry,
-    Call,
-    CallAttempt,
-    CallStatus,
-)
 from finder.calls.twiml import FALLBACK_TWIML
-from finder.calls.usage import LIVE
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-routing-twilio-token"
@@ -73,20 +63,48 @@ def _free_port() -> int:
 
 
 class Server:
-    """gunicorn serving ``wsgi:app`` on a free loopback port; always stopped on leaving."""
+    """gunicorn serving ``wsgi:app`` on a free loopback port; always stopped on leaving.
 
-    def __init__(self, url: str, workers: int, threads: int) -> None:
-        self.port = _free_port()
-        self.command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
-                        "--threads", str(threads), "-b", f"127.0.0.1:{self.port}",
-                        "--log-level", "warning", "wsgi:app"]
+    ``config``: a gunicorn config file (e.g. ``deploy/gunicorn.conf.py``, production logging);
+    the workers, threads and bind given here override it. ``env``: extra environment (secrets,
+    ``FINDER_ENV``...). ``log_dir``: keep gunicorn's stdout (``gunicorn.stdout.log``), stderr
+    (``gunicorn.stderr.log``) and, without a config, the access log (``access.log``) there;
+    otherwise both streams go to one temporary file. ``port``: a fixed port (a restart).
+    """
+
+    def __init__(self, url: str, workers: int, threads: int, *, config: Path | None = None,
+                 env: dict[str, str] | None = None, log_dir: Path | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.command = [sys.executable, "-m", "gunicorn"]
+        if config is not None:
+            self.command += ["--config", str(config)]
+        self.command += ["-w", str(workers), "-k", "gthread", "--threads", str(threads),
+                         "-b", f"127.0.0.1:{self.port}"]
+        if config is None:
+            self.command += ["--log-level", "warning"]
         self.env = {**os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN,
-                    "FINDER_ENV": "development", "FLASK_DEBUG": "0"}
-        self.log = tempfile.NamedTemporaryFile(prefix="finder-bench-gunicorn-", suffix=".log")
+                    "FINDER_ENV": "development", "FLASK_DEBUG": "0", **(env or {})}
+        self.token = self.env["TWILIO_AUTH_TOKEN"]
+        self.log_dir = log_dir
+        if log_dir is None:
+            self.log = tempfile.NamedTemporaryFile(prefix="finder-bench-gunicorn-", suffix=".log")
+            self.stdout = self.log
+            self.log_files = [Path(self.log.name)]
+        else:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.stdout = open(log_dir / "gunicorn.stdout.log", "ab")  # noqa: SIM115
+            self.log = open(log_dir / "gunicorn.stderr.log", "ab")  # noqa: SIM115
+            self.log_files = [log_dir / "gunicorn.stdout.log", log_dir / "gunicorn.stderr.log"]
+            if config is None:
+                self.command += ["--access-logfile", str(log_dir / "access.log")]
+                self.log_files.append(log_dir / "access.log")
+        self.command.append("wsgi:app")
 
     def __enter__(self) -> Server:
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.stdout,
+                                        stderr=self.log if self.stdout is not self.log
+                                        else subprocess.STDOUT, start_new_session=True)
         try:
             self._wait_until_ready()
         except BaseException:
@@ -94,7 +112,8 @@ class Server:
             raise
         return self
 
-    def _wait_until_ready(self, timeout: float = 30) -> None:
+    def _wait_until_ready(self, timeout: float = 120) -> None:
+        # On a shared, loaded machine four workers importing the app can take over 30 s.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -114,9 +133,14 @@ class Server:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
 
+    def log_text(self) -> str:
+        """Everything gunicorn and the app logged so far (every log file, one after another)."""
+        return "\n".join(path.read_text(errors="replace") for path in self.log_files
+                         if path.exists())
+
     def errors(self) -> Counter:
         """The exceptions the server logged (each traceback's last line), counted."""
-        text = Path(self.log.name).read_text(errors="replace")
+        text = self.log_text()
         return Counter(line[:160] for line in text.splitlines()
                        if re.match(r"^[\w.]+(Error|Exception)\b.*:", line))
 
@@ -146,6 +170,8 @@ class Server:
     def __exit__(self, *exc) -> None:
         self.stop()
         self.log.close()
+        if self.stdout is not self.log:
+            self.stdout.close()
 
 
 def _cpu_of(pid: int) -> float:
@@ -172,15 +198,25 @@ def _postgres_cpu(url: str) -> float:
 
 # -- the callers ------------------------------------------------------------------------------
 
+def sign(url: str, params: Mapping[str, str], token: str = TOKEN) -> dict[str, str]:
+    """The headers of a form POST to ``url`` signed as Twilio signs it.
+
+    ``url`` is the full URL Twilio requested (``http://127.0.0.1:PORT/voice/...?query``); the
+    signature is ``RequestValidator(token).compute_signature(url, params)``.
+    """
+    return {"Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": RequestValidator(token).compute_signature(url, dict(params))}
+
+
 class Caller:
     """One simulated Twilio connection: signs, posts, times and parses."""
 
-    def __init__(self, port: int, think_ms: float, seed: int) -> None:
+    def __init__(self, port: int, think_ms: float, seed: int, token: str = TOKEN) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.port = port
         self.think = think_ms / 1000
         self.rng = random.Random(seed)
-        self.validator = RequestValidator(TOKEN)
+        self.token = token
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
         self.timings: list[tuple[str, float]] = []
         self.retries = 0
@@ -190,8 +226,7 @@ class Caller:
             time.sleep(self.rng.expovariate(1 / self.think))
         full = urljoin(self.base, url)
         path = full[len(self.base):]
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Twilio-Signature": self.validator.compute_signature(full, params)}
+        headers = sign(full, params, self.token)
         body = urlencode(params)
         for attempt in range(2):
             started = time.perf_counter()
@@ -414,21 +449,25 @@ def report(result: Result, retries: int) -> None:
         print(f"  {result.lock}")
 
 
-# -- PostgreSQL's routing lock ----------------------------------------------------------------
+# -- PostgreSQL's routing locks ---------------------------------------------------------------
 
 class LockSampler:
-    """Samples ``pg_locks`` every few ms: how often the routing lock is held, how many wait."""
+    """Samples ``pg_locks`` every few ms: how often each routing lock (``finder.calls.locks``:
+    the pool's turn, the audit chain's turn, the calls' turns) is held and how many steps wait."""
 
+    KINDS = ("pool", "chain", "call")
     QUERY = sa.text(
-        "SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) "
+        "SELECT CASE WHEN objsubid = 1 THEN 'chain' WHEN classid = :pool THEN 'pool' "
+        "ELSE 'call' END AS kind, count(*) FILTER (WHERE granted), "
+        "count(*) FILTER (WHERE NOT granted) "
         "FROM pg_locks WHERE locktype = 'advisory' AND database = "
-        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY 1"
     )
 
     def __init__(self, url: str, interval: float = 0.005) -> None:
         self.engine = sa.create_engine(url)
         self.interval = interval
-        self.samples: list[tuple[int, int]] = []
+        self.samples: list[dict[str, tuple[int, int]]] = []
         self.stopping = threading.Event()
 
     def __enter__(self) -> LockSampler:
@@ -437,9 +476,12 @@ class LockSampler:
         return self
 
     def _sample(self) -> None:
+        from finder.calls.locks import POOL_NAMESPACE
+
         with self.engine.connect() as conn:
             while not self.stopping.is_set():
-                self.samples.append(tuple(conn.execute(self.QUERY).one()))
+                rows = conn.execute(self.QUERY, {"pool": POOL_NAMESPACE}).all()
+                self.samples.append({kind: (held, waiting) for kind, held, waiting in rows})
                 conn.rollback()
                 time.sleep(self.interval)
 
@@ -450,115 +492,27 @@ class LockSampler:
 
     def describe(self, steps_per_second: float) -> str:
         if not self.samples:
-            return "routing lock: no samples"
-        held = sum(1 for granted, _ in self.samples if granted) / len(self.samples)
-        waiting = sum(waiters for _, waiters in self.samples) / len(self.samples)
-        # Little's law: mean time = mean number (holding or waiting) / arrival rate.
-        return (f"routing lock (pg_advisory_xact_lock, {len(self.samples)} samples): held "
-                f"{held:.0%} of the time, {waiting:.1f} steps waiting on average; per step "
-                f"~{held / steps_per_second * 1000:.1f} ms holding, "
-                f"~{waiting / steps_per_second * 1000:.1f} ms waiting")
+            return "routing locks: no samples"
+        parts = []
+        for kind in self.KINDS:
+            held = sum(1 for sample in self.samples if sample.get(kind, (0, 0))[0])
+            waiting = sum(sample.get(kind, (0, 0))[1] for sample in self.samples)
+            held, waiting = held / len(self.samples), waiting / len(self.samples)
+            # Little's law: mean time waiting = mean number waiting / arrival rate.
+            parts.append(f"{kind} held {held:.0%} of the time, {waiting:.2f} waiting "
+                         f"(~{waiting / steps_per_second * 1000:.1f} ms per request)")
+        return f"routing locks ({len(self.samples)} samples): " + "; ".join(parts)
 
 
 # -- checks -----------------------------------------------------------------------------------
+# The checks live in ``call_checks.py``; these names stay for scripts that import them from here.
+
+_counters_match = call_checks.counters_match
+_replay = call_checks.replay_caps
+_binding = call_checks.binding
+
 
 def verify(url: str, played: dict[str, CallRecord | None]) -> list[str]:
-    """Read the database: every call recorded and closed, caps never exceeded, chain intact."""
-    engine = sa.create_engine(url)
-    problems: list[str] = []
-    try:
-        with Session(engine) as session:
-            calls = {c.call_sid: c for c in session.execute(sa.select(Call)).scalars()}
-            attempts = list(session.execute(sa.select(CallAttempt)).scalars())
-            per_call = Counter(a.call_id for a in attempts)
-            for sid, record in played.items():
-                call = calls.get(sid)
-                if call is None:
-                    problems.append(f"{sid}: no call recorded")
-                    continue
-                if call.status != CallStatus.COMPLETED:
-                    problems.append(f"{sid}: still {call.status}")
-                if record is not None and per_call[call.id] != len(record.destinations):
-                    problems.append(f"{sid}: {per_call[call.id]} legs recorded, "
-                                    f"{len(record.destinations)} dialled")
-            live = [a.id for a in attempts if a.status in LIVE]
-            if live:
-                problems.append(f"{len(live)} legs still live after every call ended")
-            advertisers = {a.id: a for a in session.execute(sa.select(Advertiser)).scalars()}
-            problems += _counters_match(session, advertisers, attempts)
-            problems += _replay(session, advertisers, attempts)
-            chain = audit.verify(session)
-            if not chain.intact:
-                problems.append(f"audit chain broken at row {chain.first_broken_id}: "
-                                f"{chain.problem}")
-            print(f"  checked: {len(played)} calls played, {len(calls)} recorded in all, "
-                  f"{len(attempts)} legs ({_destinations(attempts, advertisers)}); "
-                  f"audit chain {'intact' if chain.intact else 'BROKEN'} over "
-                  f"{chain.rows_checked} rows; {_binding(session)}")
-            print("  " + ("every check passed" if not problems
-                          else f"{len(problems)} problems, first: {problems[0]}"))
-    finally:
-        engine.dispose()
-    return problems
-
-
-def _destinations(attempts, advertisers) -> str:
-    names = Counter(
-        advertisers[a.advertiser_id].name.split()[-2] if a.advertiser_id else a.destination_kind
-        for a in attempts)
-    return ", ".join(f"{name} {count}" for name, count in sorted(names.items()))
-
-
-def _counters_match(session: Session, advertisers: dict, attempts: list) -> list[str]:
-    """The day and month counters equal the legs that count, and stay within the caps."""
-    truth = defaultdict(int)
-    for attempt in attempts:
-        if attempt.advertiser_id and attempt.counted_on:
-            truth[(attempt.advertiser_id, "day", attempt.counted_on)] += 1
-            truth[(attempt.advertiser_id, "month", attempt.counted_on.replace(day=1))] += 1
-    problems = []
-    counters = session.execute(sa.select(AdvertiserUsageCounter)).scalars()
-    seen = set()
-    for counter in counters:
-        key = (counter.advertiser_id, counter.period, counter.starts_on)
-        seen.add(key)
-        advertiser = advertisers[counter.advertiser_id]
-        cap = advertiser.daily_cap if counter.period == "day" else advertiser.monthly_cap
-        if counter.calls != truth[key]:
-            problems.append(f"counter {key} holds {counter.calls}, {truth[key]} legs count")
-        if cap is not None and counter.calls > cap:
-            problems.append(f"counter {key} holds {counter.calls}, over its cap {cap}")
-    problems += [f"no counter for {key}" for key in truth if key not in seen]
-    return problems
-
-
-def _replay(session: Session, advertisers: dict, attempts: list) -> list[str]:
-    """Walk the audit chain in order: at no moment more live legs than a concurrent cap."""
-    leg_of = {(a.call_id, a.attempt_number): a.advertiser_id for a in attempts}
-    live = Counter()
-    problems = []
-    rows = session.execute(sa.select(AuditEntry.id, AuditEntry.call_id, AuditEntry.attempt_number,
-                                     AuditEntry.kind).order_by(AuditEntry.id))
-    for entry_id, call_id, attempt_number, kind in rows:
-        advertiser_id = leg_of.get((call_id, attempt_number))
-        if advertiser_id is None:
-            continue
-        live[advertiser_id] += 1 if kind == "decision" else -1
-        cap = advertisers[advertiser_id].concurrent_cap
-        if cap is not None and live[advertiser_id] > cap:
-            problems.append(f"row {entry_id}: advertiser {advertiser_id} has "
-                            f"{live[advertiser_id]} live legs, over its cap {cap}")
-    return problems
-
-
-def _binding(session: Session) -> str:
-    """How often caps bound: concurrent-cap verdicts, and reservations lost to another call."""
-    refused = lost = 0
-    payloads = session.execute(
-        sa.select(AuditEntry.payload).where(AuditEntry.kind == "decision")).scalars()
-    for text in payloads:
-        payload = json.loads(text)
-        lost += len(payload.get("lost_reservations") or {})
-        refused += sum("concurrent_cap_reached" in c["reasons"]
-                       for c in payload.get("candidates", ()))
-    return f"{refused} concurrent-cap verdicts and {lost} lost reservations in the decisions"
+    """Read the database: every call recorded and closed with the legs dialled, nothing routed
+    or counted twice, caps never exceeded (the chain replayed), the chain intact."""
+    return call_checks.verify(url, played)

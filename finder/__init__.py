@@ -44,13 +44,14 @@ def create_app(config_name: str | None = None, test_config: dict | None = None) 
 
 
 def register_extensions(app: Flask) -> None:
-    from finder import models, request_limits, sqlite_tuning  # noqa: F401 (models: schema)
+    from finder import models, request_limits, security_headers, sqlite_tuning  # noqa: F401
     from finder.accounts.models import User
     from finder.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     request_limits.install(app)  # before CSRF, which reads the body
+    security_headers.install(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -85,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     from finder.extensions import csrf
     from finder.guides.views import admin_bp as guides_admin_bp
     from finder.guides.views import bp as guides_bp
+    from finder.health import bp as health_bp
     from finder.listings.views import bp as listings_bp
     from finder.moderation.views import admin_bp as moderation_admin_bp
     from finder.moderation.views import bp as moderation_bp
@@ -112,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(transparency_bp)
     app.register_blueprint(guides_bp)
     app.register_blueprint(guides_admin_bp)
+    app.register_blueprint(health_bp)
     # Twilio cannot send a CSRF token; its signature protects these routes instead.
     csrf.exempt(voice_bp)
 

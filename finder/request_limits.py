@@ -1,6 +1,6 @@
 """Per-endpoint request body limits, set before any hook reads the body (the CSRF check does)."""
 
-from flask import Flask, request
+from flask import Flask, abort, request
 
 #: Endpoints allowed a larger body than MAX_CONTENT_LENGTH, and the setting giving their limit.
 LARGER_BODIES = {"transfer.upload": "IMPORT_MAX_BYTES"}
@@ -14,3 +14,8 @@ def install(app: Flask) -> None:
         setting = LARGER_BODIES.get(request.endpoint or "")
         if setting:
             request.max_content_length = app.config[setting]
+        # Refused from its declared length, before anything reads it: even a view that never
+        # reads the body (a GET to the API, a 405) does not accept an oversized upload.
+        limit = request.max_content_length
+        if limit is not None and (request.content_length or 0) > limit:
+            abort(413)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, timedelta
 
@@ -612,3 +613,66 @@ def test_the_audit_chain_is_intact_after_a_full_flow(voice, tw):
                          ("decision", 3), ("outcome", 3)]
         assert call.outcome == "connected_advertiser"
     assert count_rows(voice)["call_attempt"] == 3
+
+
+# --- Twilio's deadline ---------------------------------------------------------------------
+
+def test_a_webhook_that_reached_the_proxy_too_long_ago_is_answered_by_the_fallback(voice, tw):
+    pool = build_pool(voice)
+    sid = new_call_sid()
+    # nginx stamped the request 20 s ago (it waited in a queue): Twilio has given up by now.
+    stale = {"X-Request-Start": f"t={time.time() - 20:.3f}"}
+    response = post(tw, "/voice/incoming", call_params(sid, pool.helpline_number),
+                    headers=stale)
+    assert response.get_data(as_text=True) == FALLBACK_TWIML
+    with voice.app_context():
+        call = get_call(sid)
+        assert call.outcome == "fallback_samhsa" and call.attempts == []
+        [entry] = audit.rows_for_call(db.session, call.id)
+        assert '"error":"DeadlinePassed"' in entry.payload
+        assert "not ready before Twilio's deadline" in entry.payload
+        assert db.session.execute(sa.select(AdvertiserUsageCounter)).first() is None
+
+
+def test_a_step_that_overruns_the_deadline_is_rolled_back(voice, tw, monkeypatch):
+    from finder.calls import flow
+
+    pool = build_pool(voice)
+    sid = new_call_sid()
+    voice.config["VOICE_DEADLINE_SECONDS"] = 0.5
+    routed = flow.route_helpline
+
+    def slow_route(*args, **kwargs):
+        leg = routed(*args, **kwargs)
+        time.sleep(0.6)  # the step chose and reserved an advertiser, then ran out of time
+        return leg
+
+    monkeypatch.setattr(flow, "route_helpline", slow_route)
+    response = post(tw, "/voice/incoming", call_params(sid, pool.helpline_number))
+    assert response.get_data(as_text=True) == FALLBACK_TWIML
+    with voice.app_context():
+        call = get_call(sid)
+        assert call.outcome == "fallback_samhsa" and call.attempts == []
+        assert db.session.execute(sa.select(AdvertiserUsageCounter)).first() is None
+        assert db.session.execute(sa.select(sa.func.count()).select_from(WebhookReceipt)
+                                  ).scalar_one() == 0
+        assert audit.verify(db.session).intact
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("t=1700000000.250", 1700000000.25),          # nginx ${msec}: seconds
+    ("t=1700000000250", 1700000000.25),           # milliseconds
+    ("t=1700000000250000", 1700000000.25),        # microseconds
+    ("1700000000", 1700000000.0),
+    ("t=", None), ("t=soon", None), ("t=nan", None), ("t=-5", None), ("", None), (None, None),
+])
+def test_request_start_header_is_read_in_any_unit(header, expected):
+    from finder.calls.views import received_at
+
+    assert received_at(header) == (pytest.approx(expected) if expected else None)
+
+
+def test_a_request_start_in_the_future_counts_as_now():
+    from finder.calls.views import received_at
+
+    assert received_at(f"t={time.time() + 3600:.3f}") <= time.time()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,6 +80,13 @@ class VoiceContext:
     forward_pool: str | None
     #: ``url("dial_result", attempt=7)`` → the URL of a voice endpoint, for Twilio to call back.
     url: Callable[..., str]
+    #: Wall-clock time (``time.time()``) after which Twilio has stopped waiting for the answer
+    #: and played the fallback instead; None: no deadline.
+    deadline: float | None = None
+
+
+class DeadlinePassed(Exception):
+    """The answer would come after Twilio stopped waiting: nothing the step did may stand."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,11 @@ def _expire_now_and_then(session: Session, now: datetime) -> None:
         session.rollback()
 
 
+def _check_deadline(ctx: VoiceContext) -> None:
+    if ctx.deadline is not None and time.time() > ctx.deadline:
+        raise DeadlinePassed(f"{time.time() - ctx.deadline:.1f} s past the answer's deadline")
+
+
 def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str],
                      call_sid: str, step: str, error: BaseException) -> None:
     """Keep a trace of a step answered by the fallback: the call, and why, in the audit chain.
@@ -185,8 +198,11 @@ def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str
         audit.append(session, call_id=call.id, attempt_number=None, kind="outcome",
                      payload={"event": "fallback_answered", "step": step,
                               "error": type(error).__name__,
-                              "explanation": "The step failed; the caller heard the static "
-                                             "answer connecting to the SAMHSA helpline."})
+                              "explanation": (
+                                  "The answer was not ready before Twilio's deadline"
+                                  if isinstance(error, DeadlinePassed) else "The step failed")
+                              + "; the caller heard the static answer connecting to the SAMHSA "
+                                "helpline."})
         session.commit()
     except Exception:  # noqa: BLE001 - the database may be gone; the answer must still go out
         _safe_rollback(session)
@@ -195,11 +211,15 @@ def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str
 
 
 def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: str,
-             work: Callable[[], str | None], *, call_of_step: str | None = None) -> Reply:
+             work: Callable[[], str | None], *, call_of_step: str | None = None,
+             speaks: bool = True) -> Reply:
     """Answer one webhook step exactly once per (CallSid, step); never raise.
 
     ``call_of_step`` is the CallSid of the call the step belongs to when it is not the request's
     own (a leg's status callback carries the leg's CallSid): the steps of one call take turns.
+    A step that ``speaks`` (its TwiML is what the caller hears) must be ready before
+    ``ctx.deadline``; one that would be late is rolled back and recorded as the fallback the
+    caller heard instead, so the record never claims a routing the caller did not get.
     """
     call_sid = form.get("CallSid")
     if not call_sid:
@@ -208,6 +228,8 @@ def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step:
     call_sid, step = call_sid[:64], step[:120]
     with locks.writer_turn(session):
         try:
+            if speaks:
+                _check_deadline(ctx)
             _expire_now_and_then(session, ctx.now)
             if not _claim(session, call_sid, step, ctx.now):
                 return _stored(session, call_sid, step)
@@ -215,8 +237,16 @@ def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step:
             answer = work()
             session.execute(_ANSWERED, {"receipt_sid": call_sid, "receipt_step": step,
                                         "answer": answer or ""})
+            if speaks:
+                _check_deadline(ctx)
             session.commit()
             return Reply(answer)
+        except DeadlinePassed as late:
+            _safe_rollback(session)
+            logger.warning("Voice webhook step %s for CallSid %s was %s; rolled back and "
+                           "answered the SAMHSA fallback", step, call_sid, late)
+            _record_fallback(session, ctx, form, call_sid, step, late)
+            return FALLBACK
         except Exception as error:  # noqa: BLE001 - Twilio must get a connecting answer
             _safe_rollback(session)
             logger.error("Voice webhook step %s failed; answered the SAMHSA fallback.\n%s",
@@ -420,7 +450,8 @@ def status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
         key = f"status:call:{call_status}"
         work = partial(_call_status, session, ctx, form, call_status)
     # A leg's callback carries the leg's CallSid; its call's steps are keyed by the parent's.
-    return run_step(session, ctx, form, key, work, call_of_step=form.get("ParentCallSid"))
+    return run_step(session, ctx, form, key, work, call_of_step=form.get("ParentCallSid"),
+                    speaks=False)
 
 
 def _leg_status(session: Session, ctx: VoiceContext, form: Mapping[str, str],

@@ -11,6 +11,8 @@ database. An unsigned request there gets 403 like anywhere else. The trade-off: 
 from __future__ import annotations
 
 import logging
+import math
+import time
 import traceback
 from datetime import UTC, datetime
 
@@ -41,8 +43,28 @@ def _url(endpoint: str, **query) -> str:
     return url_for(f"voice.{endpoint}", **query)
 
 
+def received_at(header: str | None) -> float | None:
+    """When the proxy received the request, from ``X-Request-Start`` (``t=<epoch>`` in seconds,
+    milliseconds or microseconds, as nginx, Heroku and others send it); None if absent or odd.
+    A time in the future (clock skew) counts as now."""
+    if not header:
+        return None
+    try:
+        value = float(header.strip().removeprefix("t="))
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    for scale in (1e6, 1e3, 1.0):  # microseconds, milliseconds, seconds
+        if value / scale > 1e9 or scale == 1.0:
+            value /= scale
+            break
+    return min(value, time.time())
+
+
 def context() -> flow.VoiceContext:
     config = current_app.config
+    started = received_at(request.headers.get("X-Request-Start")) or time.time()
     return flow.VoiceContext(
         now=now(),
         settings=RoutingSettings(ring_seconds=int(config["CALL_RING_SECONDS"]),
@@ -51,6 +73,7 @@ def context() -> flow.VoiceContext:
         callback_key=config["CALLBACK_ENCRYPTION_KEY"],
         forward_pool=config.get("FORWARD_POOL"),
         url=_url,
+        deadline=started + float(config["VOICE_DEADLINE_SECONDS"]),
     )
 
 

@@ -118,7 +118,7 @@ class FilterForm(Form):
 
 def _page_arg() -> int:
     text = request.args.get("page", "1")
-    return int(text) if text.isdigit() and len(text) < 7 else 1
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
 
 
 @bp.get("/")

@@ -90,6 +90,9 @@ def parse_service_codes(values: Iterable[str]) -> tuple[str, ...] | str:
     """Upper-cased, de-duplicated codes from repeated and/or comma-separated values, or an error."""
     codes: list[str] = []
     for value in values:
+        if any(ord(char) < 32 for char in value):
+            # strip() would quietly drop some (tabs, \x1c-\x1f); the API refuses them all.
+            return "Service codes are short letters and digits, such as MD or SF."
         for part in value.split(","):
             code = part.strip().upper()
             if not code:
@@ -104,7 +107,10 @@ def parse_service_codes(values: Iterable[str]) -> tuple[str, ...] | str:
 
 
 def parse_positive_int(text: str, *, maximum: int, name: str) -> int | str:
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    # ASCII digits only ("²" is a digit to isdigit() but not to int()), and no more of them
+    # than the maximum has (int() refuses strings of over 4,300 digits).
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
+    if not digits or not 1 <= int(text) <= maximum:
         return f"The {name} must be a whole number from 1 to {maximum:,}."
     return int(text)
 

@@ -87,7 +87,7 @@ def find_facility(session: Session, ref: str | None) -> Facility | None:
     text = (ref or "").strip()
     if not text:
         return None
-    if text.isdigit() and len(text) <= _MAX_ID_DIGITS:
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
         found = session.get(Facility, int(text))
         if found is not None:
             return found
@@ -111,7 +111,8 @@ def search_facilities(session: Session, text: str | None, limit: int = 20) -> li
             Facility.slug.contains(word, autoescape=True),
         ))
     query = sa.select(Facility).where(sa.and_(*conditions))
-    if len(words) == 1 and words[0].isdigit() and len(words[0]) <= _MAX_ID_DIGITS:
+    if len(words) == 1 and words[0].isascii() and words[0].isdigit() \
+            and len(words[0]) <= _MAX_ID_DIGITS:
         query = sa.select(Facility).where(sa.or_(Facility.id == int(words[0]),
                                                  sa.and_(*conditions)))
     return list(session.execute(
@@ -132,7 +133,8 @@ def resolve_owner(session: Session, kind: str, facility_ref: str | None,
     if kind == NumberKind.HELPLINE:
         text = str(pool_id or "").strip()
         pool = (session.get(AdvertiserPool, int(text))
-                if text.isdigit() and len(text) <= _MAX_ID_DIGITS else None)
+                if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS
+                else None)
         if pool is None:
             raise NumberError("Choose the pool whose advertisers answer this number.", "pool_id")
         return Owner(pool=pool)

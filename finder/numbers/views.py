@@ -36,7 +36,7 @@ def _actor():
 
 def _page_arg() -> int:
     text = request.args.get("page", "1")
-    return int(text) if text.isdigit() and len(text) < 7 else 1
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
 
 
 def _add_error(form, error: NumberError) -> None:

@@ -89,7 +89,7 @@ REASON_TEXT = {
 
 def _page_arg() -> int:
     text = request.args.get("page", "1")
-    return int(text) if text.isdigit() and len(text) < 7 else 1
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
 
 
 def _log_form() -> LogFilterForm:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
@@ -23,10 +24,17 @@ from finder.seeding.run import STEPS, seed_all
     default=None,
     help="Folder of seed files (default: the repository's seeds/).",
 )
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Add the fictional demo pool and tracking numbers (default: yes, except in production).",
+)
 @with_appcontext
-def seed_command(quiet: bool, seeds_dir: Path | None) -> None:
+def seed_command(quiet: bool, seeds_dir: Path | None, demo: bool | None) -> None:
     """Load (or refresh) the directory from the seed files. Safe to run again."""
     seeds_dir = seeds_dir or finder.ROOT / "seeds"
+    if demo is None:
+        demo = bool(current_app.config.get("SEED_DEMO", True))
     started = time.perf_counter()
     with tqdm(total=len(STEPS), file=sys.stderr, disable=quiet, unit="step") as bar:
         bar.set_postfix_str(STEPS[0])
@@ -37,7 +45,7 @@ def seed_command(quiet: bool, seeds_dir: Path | None) -> None:
             bar.update()
 
         try:
-            report = seed_all(db.session, seeds_dir, done)
+            report = seed_all(db.session, seeds_dir, done, demo=demo)
             db.session.commit()
         except Exception:
             db.session.rollback()

@@ -48,7 +48,7 @@ class SeedReport:
     api: api_page.ApiResult
     facilities: sync.FacilitySyncResult
     facility_total: int
-    demo: DemoResult
+    demo: DemoResult | None  #: None when the demo was not asked for (production)
     guides: GuideSeedResult
 
     def lines(self) -> list[str]:
@@ -77,13 +77,22 @@ class SeedReport:
                 f"{category} {label!r} ({n})" for (category, label), n in a.unmapped.most_common(20)
             )
             lines.append(f"Unmapped API labels (no code, not linked): {shown}.")
-        lines.extend(self.demo.lines())
+        if self.demo is None:
+            lines.append("Demo call routing: not added (the default in production; "
+                         "flask seed --demo adds the fictional pool and numbers).")
+        else:
+            lines.extend(self.demo.lines())
         lines.extend(self.guides.lines())
         return lines
 
 
-def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None) -> SeedReport:
-    """Load the taxonomy, ZIPs and facilities from ``seeds_dir``; idempotent."""
+def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None, *,
+             demo: bool = True) -> SeedReport:
+    """Load the taxonomy, ZIPs and facilities from ``seeds_dir``; idempotent.
+
+    ``demo`` adds the fictional pool and tracking numbers: a production site leaves it out,
+    or five real facilities' pages would show fictional 555 numbers that ring no one.
+    """
     done = progress or (lambda _step: None)
 
     categories, services = taxonomy.sync_taxonomy(session, seeds_dir)
@@ -122,7 +131,7 @@ def seed_all(session: Session, seeds_dir: Path, progress: Progress | None = None
     done(STEPS[6])
 
     # After the facilities: the demo facility numbers ring real facilities' own phones.
-    demo_result = seed_demo(session)
+    demo_result = seed_demo(session) if demo else None
     done(STEPS[7])
 
     guides = seed_guides(session)

@@ -16,5 +16,6 @@ def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
             names = ", ".join(member.value for member in status_enum)
             abort(400, f"Unknown status. Choose one of: {names}.")
     page_text = args.get("page", "1")
-    page_number = int(page_text) if page_text.isdigit() and len(page_text) < 7 else 1
+    page_number = (int(page_text) if page_text.isascii() and page_text.isdigit()
+                   and len(page_text) < 7 else 1)
     return status, max(1, page_number)

@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, nargs="+", default=[0, 1000],
                         help="scenarios: each caller's mean pause before every webhook (0: back "
                              "to back, the saturation figure; 1000: paced, nearer real calls)")
-    parser.add_argument("--paced-calls", type=int, default=160,
+    parser.add_argument("--paced-calls", type=int, default=400,
                         help="timed webhook calls per engine in each paced scenario")
     parser.add_argument("--time-limit", type=float, default=120,
                         help="seconds the callers of one engine may take at most")

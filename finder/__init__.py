@@ -83,7 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from finder.calls.views import bp as voice_bp
     from finder.changes.views import bp as changes_bp
     from finder.directory.views import bp as directory_bp
-    from finder.extensions import csrf
+    from finder.extensions import csrf, limiter
     from finder.guides.views import admin_bp as guides_admin_bp
     from finder.guides.views import bp as guides_bp
     from finder.health import bp as health_bp
@@ -115,8 +115,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(guides_bp)
     app.register_blueprint(guides_admin_bp)
     app.register_blueprint(health_bp)
-    # Twilio cannot send a CSRF token; its signature protects these routes instead.
+    # Twilio cannot send a CSRF token; its signature protects these routes instead. Every
+    # webhook comes from Twilio's few addresses, so per-address rate limits would only ever
+    # throttle callers: none apply there.
     csrf.exempt(voice_bp)
+    limiter.exempt(voice_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -161,6 +161,14 @@ class ProductionConfig(Config):
             # then serve Werkzeug's debugger, which runs any code it is sent.
             os.environ["FLASK_DEBUG"] = "0"
             logging.getLogger(__name__).warning("FLASK_DEBUG is ignored in production.")
+        if not os.environ.get("DATABASE_URL"):
+            # Without it production would quietly write to an SQLite file in instance/.
+            raise RuntimeError(
+                "Production refuses to start: DATABASE_URL is not set. PostgreSQL is finder's "
+                "production database: DATABASE_URL=postgresql+psycopg://user@host:5432/finder "
+                "(see docs/deployment.md). To run on SQLite anyway, name the file: "
+                "DATABASE_URL=sqlite:////srv/finder/finder.sqlite3."
+            )
         missing = [name for name in cls.REQUIRED_SECRETS if not os.environ.get(name)]
         if missing:
             reasons = "; ".join(f"{name}: {cls.REQUIRED_SECRETS[name]}" for name in missing)

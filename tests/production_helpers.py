@@ -23,5 +23,6 @@ def production_app(monkeypatch, database_url: str, **overrides):
     """``create_app("production")`` on ``database_url``, with the secrets set in the environment."""
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", database_url)
     return create_app("production", {"SQLALCHEMY_DATABASE_URI": database_url, **SECRETS,
                                      **overrides})

@@ -14,7 +14,15 @@ NEW, OLD = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 def secrets_set(monkeypatch):
     for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "CALLER_HASH_KEY"):
         monkeypatch.setenv(name, f"test-{name.lower()}")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://finder@db.example.org/finder")
     return monkeypatch
+
+
+def test_production_without_a_database_url_is_refused(secrets_set):
+    secrets_set.setenv("CALLBACK_ENCRYPTION_KEY", NEW)
+    secrets_set.delenv("DATABASE_URL")
+    with pytest.raises(RuntimeError, match="DATABASE_URL is not set"):
+        ProductionConfig.check()
 
 
 @pytest.mark.parametrize("keys", [

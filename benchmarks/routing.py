@@ -41,7 +41,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import routing_pool  # noqa: E402
+from benchmarks import load_server, routing_pool  # noqa: E402
 from benchmarks import routing_webhooks as webhooks  # noqa: E402
 from benchmarks.routing_pool import (  # noqa: E402
     CALLER_AREA_CODES,
@@ -95,8 +95,6 @@ def main() -> None:
                              f"and drops {POSTGRES_DATABASE} on its server")
     parser.add_argument("--history", type=int, default=0,
                         help="finished legs from months ago to add first (a database in use)")
-    parser.add_argument("--proposed-indexes", action="store_true",
-                        help="add the two call_attempt indexes the schema lacks (see README)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -119,9 +117,6 @@ def main() -> None:
                 routing_pool.add_history(url, args.history)
                 print(f"  added {args.history:,} finished legs of history in "
                       f"{time.perf_counter() - started_adding:.1f} s")
-            if args.proposed_indexes:
-                routing_pool.add_proposed_indexes(url)
-                print("  added the proposed indexes: " + "; ".join(routing_pool.PROPOSED_INDEXES))
             summary.append(route_benchmark(url, engine, args.routes, args.seed))
             results, problems = webhooks.run(url, engine, args)
             for result in results:
@@ -296,25 +291,15 @@ def bench_database(engine: str, args):
     admin_url = normalize_database_url(args.postgres_url)
     url = sa.make_url(admin_url).set(database=POSTGRES_DATABASE).render_as_string(
         hide_password=False)
-    _postgres(admin_url, f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)',
-              f'CREATE DATABASE "{POSTGRES_DATABASE}"')
+    drop = f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)'
+    load_server.admin(admin_url, drop, f'CREATE DATABASE "{POSTGRES_DATABASE}"')
     try:
         yield url
     finally:
         if args.keep:
             print(f"  kept {POSTGRES_DATABASE}")
         else:
-            _postgres(admin_url, f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
-
-
-def _postgres(admin_url: str, *statements: str) -> None:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for statement in statements:
-                conn.execute(sa.text(statement))
-    finally:
-        engine.dispose()
+            load_server.admin(admin_url, drop)
 
 
 if __name__ == "__main__":

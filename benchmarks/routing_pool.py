@@ -127,24 +127,3 @@ def add_history(url: str, legs: int, per_call: int = 1000) -> None:
                 ])
     finally:
         engine.dispose()
-
-
-#: Indexes the schema lacks (proposed, not in the migrations): every webhook step's expiry
-#: UPDATE scans all legs without the first; each advertiser's recent answers sort all its legs
-#: without the second. ``--proposed-indexes`` adds them, to measure what they would change.
-PROPOSED_INDEXES = (
-    "CREATE INDEX ix_call_attempt_status_expires_at ON call_attempt (status, expires_at)",
-    "CREATE INDEX ix_call_attempt_advertiser_started ON call_attempt "
-    "(advertiser_id, started_at, id)",
-)
-
-
-def add_proposed_indexes(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for statement in PROPOSED_INDEXES:
-                conn.execute(sa.text(statement))
-            conn.execute(sa.text("ANALYZE"))
-    finally:
-        engine.dispose()

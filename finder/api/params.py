@@ -11,6 +11,8 @@ from finder.api.errors import ApiError
 
 #: No parameter needs more: a longer value is a mistake or an attack, never a search.
 MAX_TEXT_LENGTH = 200
+#: What every text parameter may hold: no control characters (refused by ``Param.parse``).
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f]*$"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -38,6 +40,9 @@ class Param:
     repeated: bool = False
     required: bool = False
     example: Any = None
+    #: True: control characters are cleaned out (as the place search does with what visitors
+    #: type), so the document does not forbid them. False: they are refused.
+    cleans_control_characters: bool = False
 
     def parse(self, args: Mapping) -> Any:
         """The typed value, the default when absent; ``ApiError`` naming this parameter if bad."""
@@ -54,7 +59,9 @@ class Param:
                 f"{self.name} is too long (at most {self.max_length} characters).",
                 parameter=self.name,
             )
-        if any(ord(char) < 32 for char in raw):
+        if self.cleans_control_characters:
+            raw = "".join(char if ord(char) >= 32 else " " for char in raw)
+        elif any(ord(char) < 32 for char in raw):
             # No parameter holds control characters; PostgreSQL refuses NUL in any string.
             raise ApiError(f"{self.name} contains control characters.", parameter=self.name)
         text = raw.strip()
@@ -104,6 +111,8 @@ class Param:
             schema["maximum"] = high
         if self.type == "string":
             schema["maxLength"] = self.max_length
+            if not self.cleans_control_characters:
+                schema["pattern"] = NO_CONTROL_CHARACTERS
         if self.default is not None:
             schema["default"] = self.default
         if self.repeated:
@@ -120,6 +129,9 @@ class Param:
         }
         if self.repeated:
             document.update(style="form", explode=True)
+        if not self.required and self.type != "string":
+            # "lat=&lon=" (an HTML form's empty fields) is the same as leaving them out.
+            document["allowEmptyValue"] = True
         if self.example is not None:
             document["example"] = self.example
         return document

@@ -49,7 +49,8 @@ FACILITY_SEARCH_PARAMS = (
     Param("location", "string",
           "Where to search from: a US ZIP code, a city and state, or an address. Required "
           "unless lat and lon are given; it wins over them.",
-          max_length=MAX_LOCATION_LENGTH, example="Austin, TX"),
+          max_length=MAX_LOCATION_LENGTH, example="Austin, TX",
+          cleans_control_characters=True),
     *POINT_PARAMS,
     Param("radius", "number", "Search radius in miles.", default=DEFAULT_RADIUS_MILES,
           minimum=0, exclusive_minimum=True, maximum=MAX_RADIUS_MILES),

@@ -20,6 +20,7 @@ from finder.accounts.roles import protect_blueprint
 from finder.changes.models import ChangeEntry
 from finder.extensions import db
 from finder.staff import navigation
+from finder.typed_text import PlainText
 
 bp = Blueprint("changes", __name__, url_prefix="/staff/changes")
 protect_blueprint(bp)
@@ -94,14 +95,16 @@ class FilterForm(Form):
 
     # Any value filters (a link may name an entity with no entries yet); equality only.
     entity = SelectField("What", choices=[SelectChoice("", "Everything")], default="",
-                         validate_choice=False)
+                         validate_choice=False, validators=[PlainText()])
     action = SelectField("Action", choices=[SelectChoice("", "Any action")], default="",
-                         validate_choice=False)
-    actor = StringField("Who (email contains)", validators=[Optional(), Length(max=254)])
+                         validate_choice=False, validators=[PlainText()])
+    actor = StringField("Who (email contains)",
+                        validators=[Optional(), Length(max=254), PlainText()])
     since = DateField("From (UTC date)", validators=[Optional()])
     until = DateField("Until (UTC date, included)", validators=[Optional()])
-    q = StringField("Text in the summary, or an id", validators=[Optional(), Length(max=200)])
-    entity_id = StringField("Id", validators=[Optional(), Length(max=64)])
+    q = StringField("Text in the summary, or an id",
+                    validators=[Optional(), Length(max=200), PlainText()])
+    entity_id = StringField("Id", validators=[Optional(), Length(max=64), PlainText()])
 
     def validate_until(self, field) -> None:
         if field.data and self.since.data and field.data < self.since.data:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from finder.directory.models import Facility, Service, ServiceCategory
 from finder.extensions import db
+from finder.typed_text import has_control_characters
 
 #: Categories visitors filter by most; their order on the page comes from ``position``.
 FILTER_CATEGORY_CODES = ("TC", "SET", "OT", "OM", "PHR", "PAY", "PYAS", "SG", "AGE", "SL")
@@ -59,6 +60,8 @@ def group_services(services: Iterable[Service]) -> list[ServiceGroup]:
 
 
 def facility_by_slug(slug: str, session=None) -> Facility | None:
+    if has_control_characters(slug):
+        return None  # no slug holds one (and PostgreSQL refuses NUL in a query)
     session = session or db.session
     return session.execute(
         db.select(Facility)

@@ -9,6 +9,7 @@ from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from finder.guides.models import GuideStatus
+from finder.typed_text import PlainText
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SLUG_MAX_LENGTH = 120
@@ -63,7 +64,8 @@ def _codes_look_right(form, field):
 
 class GuideForm(FlaskForm):
     title = StringField("Title", filters=[_line],
-                        validators=[DataRequired("Give the guide a title."), Length(max=200)])
+                        validators=[DataRequired("Give the guide a title."), Length(max=200),
+                                    PlainText()])
     slug = StringField(
         "Address (slug)", filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[
@@ -75,10 +77,10 @@ class GuideForm(FlaskForm):
     )
     summary = TextAreaField("Summary", filters=[_line],
                             validators=[DataRequired("Write a one- or two-sentence summary."),
-                                        Length(max=500)])
+                                        Length(max=500), PlainText()])
     body = TextAreaField("Body (Markdown)", filters=[_text],
                          validators=[DataRequired("Write the guide."),
-                                     Length(max=BODY_MAX_LENGTH)])
+                                     Length(max=BODY_MAX_LENGTH), PlainText()])
     status = SelectField("Status",
                          choices=[SelectChoice(GuideStatus.DRAFT.value, "Draft (not public)"),
                                   SelectChoice(GuideStatus.PUBLISHED.value, "Published")],
@@ -92,13 +94,14 @@ class CommentForm(FlaskForm):
         "Your name (optional)", filters=[_blank_to_none],
         validators=[Optional(), Length(max=COMMENT_NAME_MAX_LENGTH,
                                        message=f"Keep it under {COMMENT_NAME_MAX_LENGTH} "
-                                       "characters.")],
+                                       "characters."), PlainText()],
     )
     body = TextAreaField(
         "Your comment", filters=[_text],
         validators=[DataRequired("Write a comment."),
                     Length(max=COMMENT_MAX_LENGTH,
-                           message=f"Keep it under {COMMENT_MAX_LENGTH:,} characters.")],
+                           message=f"Keep it under {COMMENT_MAX_LENGTH:,} characters."),
+                    PlainText()],
     )
     #: The honeypot: hidden from people by CSS, filled in by form-filling bots.
     website = StringField("Leave this field empty")

@@ -18,6 +18,7 @@ from finder.changes.record import changed_fields, record, snapshot
 from finder.db import now_utc
 from finder.directory.models import Service
 from finder.guides.models import CommentStatus, Guide, GuideComment, GuideStatus
+from finder.typed_text import has_control_characters
 
 PER_PAGE = 50
 #: The statuses a comment may be moved from, per decision. Approving a rejected comment is not
@@ -126,6 +127,8 @@ def all_guides(session: Session) -> list[Guide]:
 
 
 def published_guide(session: Session, slug: str) -> Guide | None:
+    if has_control_characters(slug):
+        return None  # no slug holds one (and PostgreSQL refuses NUL in a query)
     return session.execute(
         select(Guide).where(Guide.slug == slug, Guide.status == GuideStatus.PUBLISHED)
     ).scalar_one_or_none()

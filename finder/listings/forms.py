@@ -27,6 +27,7 @@ from finder.listings.validators import (
     parse_website,
     parse_zip,
 )
+from finder.typed_text import PlainText
 
 STATE_CHOICES = [SelectChoice("", "Choose a state")] + [
     SelectChoice(code, f"{name} ({code})")
@@ -69,28 +70,31 @@ class CoordinateField(FloatField):
 
 class FacilityForm(FlaskForm):
     name1 = StringField("Name", filters=[_strip],
-                        validators=[DataRequired("Enter the facility's name."), Length(max=300)])
+                        validators=[DataRequired("Enter the facility's name."), Length(max=300),
+                                    PlainText()])
     name2 = StringField("Second name (optional)", filters=[_blank_to_none],
-                        validators=[Optional(), Length(max=300)])
+                        validators=[Optional(), Length(max=300), PlainText()])
     street1 = StringField("Street address", filters=[_strip],
                           validators=[DataRequired("Enter the street address."),
-                                      Length(max=300)])
+                                      Length(max=300), PlainText()])
     street2 = StringField("Address line 2 (optional)", filters=[_blank_to_none],
-                          validators=[Optional(), Length(max=300)])
+                          validators=[Optional(), Length(max=300), PlainText()])
     city = StringField("City", filters=[_strip],
-                       validators=[DataRequired("Enter the city."), Length(max=120)])
+                       validators=[DataRequired("Enter the city."), Length(max=120),
+                                   PlainText()])
     state = SelectField("State", choices=STATE_CHOICES,
                         validators=[DataRequired("Choose the state.")])
     zip = StringField("ZIP code", filters=[_strip],
                       validators=[DataRequired("Enter the ZIP code.")])
     phone = StringField("Main phone (optional)", filters=[_blank_to_none],
-                        validators=[Normalized(parse_phone)])
+                        validators=[PlainText(), Normalized(parse_phone)])
     intake_phone = StringField("Intake phone (optional)", filters=[_blank_to_none],
-                               validators=[Normalized(parse_phone)])
+                               validators=[PlainText(), Normalized(parse_phone)])
     website = StringField("Website (optional)", filters=[_blank_to_none],
-                          validators=[Normalized(parse_website)])
+                          validators=[PlainText(), Normalized(parse_website)])
     notes = TextAreaField("Staff notes (optional, not shown to visitors)",
-                          filters=[_blank_to_none], validators=[Optional(), Length(max=5000)])
+                          filters=[_blank_to_none],
+                          validators=[Optional(), Length(max=5000), PlainText()])
     placed_by_hand = BooleanField("Placed by hand: use these coordinates instead of "
                                   "geocoding the address")
     latitude = CoordinateField("Latitude", invalid_value_message="Enter a number, like 38.0293.")
@@ -164,7 +168,7 @@ class ActionForm(FlaskForm):
     """Close, reopen, mark verified: a CSRF token and an optional note."""
 
     note = StringField("Note (optional)", filters=[_blank_to_none],
-                       validators=[Optional(), Length(max=300)])
+                       validators=[Optional(), Length(max=300), PlainText()])
 
 
 STATUS_CHOICES = [SelectChoice("", "Any status")] + [
@@ -178,7 +182,8 @@ class ListFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Name, city or ZIP", filters=[_strip], validators=[Length(max=200)])
+    q = StringField("Name, city or ZIP", filters=[_strip],
+                    validators=[Length(max=200), PlainText()])
     state = SelectField("State", choices=[SelectChoice("", "Any state"), *STATE_CHOICES[1:]],
                         validators=[Optional()])
     status = SelectField("Status", choices=STATUS_CHOICES, validators=[Optional()])
@@ -186,4 +191,4 @@ class ListFilterForm(FlaskForm):
 
     def page_number(self) -> int:
         text = (self.page.data or "").strip()
-        return int(text) if text.isdigit() and 0 < len(text) < 7 else 1
+        return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 7 else 1

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from finder.listings.forms import Normalized
 from finder.listings.validators import parse_phone, parse_website
+from finder.typed_text import PlainText
 
 MESSAGE_MAX_LENGTH = 2000
 PROBLEM_CHOICES = [
@@ -52,16 +53,18 @@ class ReportForm(FlaskForm):
             DataRequired("Tell us what is wrong, in a few words."),
             Length(max=MESSAGE_MAX_LENGTH,
                    message=f"Keep it under {MESSAGE_MAX_LENGTH:,} characters."),
+            PlainText(),
         ],
     )
     suggested_phone = StringField("The right phone number (optional)",
-                                  filters=[_blank_to_none], validators=[Normalized(parse_phone)])
+                                  filters=[_blank_to_none],
+                                  validators=[PlainText(), Normalized(parse_phone)])
     suggested_website = StringField("The right website (optional)", filters=[_blank_to_none],
-                                    validators=[Normalized(parse_website)])
+                                    validators=[PlainText(), Normalized(parse_website)])
     email = EmailField(
         "Your email (optional, only if we may ask you a question)",
         filters=[_blank_to_none],
-        validators=[Optional(), Email("Enter an email address like name@example.org."),
+        validators=[Optional(), PlainText(), Email("Enter an email address like name@example.org."),
                     Length(max=254)],
     )
     #: The honeypot: hidden from people by CSS, filled in by form-filling bots.
@@ -72,4 +75,4 @@ class ReportForm(FlaskForm):
 
 class DecisionForm(FlaskForm):
     note = TextAreaField("Note (optional)", filters=[_blank_to_none],
-                         validators=[Optional(), Length(max=500)])
+                         validators=[Optional(), Length(max=500), PlainText()])

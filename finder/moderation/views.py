@@ -36,6 +36,7 @@ from finder.moderation.operations import (
 )
 from finder.staff import navigation
 from finder.staff.queues import queue_filter
+from finder.typed_text import has_control_characters
 
 bp = Blueprint("moderation", __name__)
 admin_bp = Blueprint("moderation_admin", __name__, url_prefix="/staff/reports")
@@ -57,7 +58,7 @@ def _thanks(facility: Facility):
 @bp.route("/facilities/<slug>/report", methods=["GET", "POST"])
 @limiter.limit(_report_limit, methods=["POST"])
 def report(slug: str):
-    facility = db.session.execute(
+    facility = None if has_control_characters(slug) else db.session.execute(
         select(Facility).where(Facility.slug == slug)
     ).scalar_one_or_none()
     if facility is None:

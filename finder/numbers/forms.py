@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from finder.numbers.operations import NumberError, parse_number
+from finder.typed_text import PlainText
 
 KIND_CHOICES = [
     SelectChoice("facility", "One facility's own phone (facility number)"),
@@ -21,7 +22,8 @@ class OwnerForm(FlaskForm):
 
     kind = RadioField("The number rings", choices=KIND_CHOICES, default="facility",
                       validators=[InputRequired("Choose what the number rings.")])
-    facility = StringField("Facility id or slug", validators=[Optional(), Length(max=200)])
+    facility = StringField("Facility id or slug",
+                           validators=[Optional(), Length(max=200), PlainText()])
     pool_id = SelectField("Pool", choices=[NO_POOL], default="")
     submit = SubmitField("Save")
 
@@ -39,8 +41,9 @@ class OwnerForm(FlaskForm):
 
 class AssignForm(OwnerForm):
     number = StringField("Tracking number", validators=[InputRequired("Enter the number."),
-                                                        Length(max=40)])
-    label = StringField("Label (optional, for staff)", validators=[Optional(), Length(max=200)])
+                                                        Length(max=40), PlainText()])
+    label = StringField("Label (optional, for staff)",
+                        validators=[Optional(), Length(max=200), PlainText()])
     submit = SubmitField("Assign number")
 
     def validate_number(self, field) -> None:

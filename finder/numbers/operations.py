@@ -19,6 +19,7 @@ from finder.calls.models import AdvertiserPool, NumberKind, TrackingNumber
 from finder.calls.numbers import facility_line
 from finder.changes.record import record, snapshot
 from finder.directory.models import Facility, FacilityStatus
+from finder.typed_text import has_control_characters
 
 ENTITY = "tracking_number"
 #: Ids this long cannot be a row id (and would overflow PostgreSQL's integer).
@@ -85,8 +86,8 @@ def owner_of(tracking: TrackingNumber) -> Owner:
 def find_facility(session: Session, ref: str | None) -> Facility | None:
     """A facility by its id or its slug."""
     text = (ref or "").strip()
-    if not text:
-        return None
+    if not text or has_control_characters(text):
+        return None  # no slug holds one (and PostgreSQL refuses NUL in a query)
     if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
         found = session.get(Facility, int(text))
         if found is not None:
@@ -99,8 +100,8 @@ def find_facility(session: Session, ref: str | None) -> Facility | None:
 def search_facilities(session: Session, text: str | None, limit: int = 20) -> list[Facility]:
     """Facilities whose name, city, state or slug contain every word of ``text`` (or that id)."""
     words = (text or "").lower().split()[:6]
-    if not words:
-        return []
+    if not words or has_control_characters(words):
+        return []  # no facility's name holds one (and PostgreSQL refuses NUL in a query)
     conditions = []
     for word in words:
         conditions.append(sa.or_(

@@ -112,7 +112,9 @@ class WhatIfForm(Form):
     at = DateTimeLocalField("When (leave empty for now)", format=["%Y-%m-%dT%H:%M",
                                                                    "%Y-%m-%dT%H:%M:%S"],
                             validators=[Optional(), _sane_date])
+    #: Left empty (or blank) it is UTC: Optional() ends the checks then, so the filter decides.
     zone = StringField("Time zone of that time (IANA name)", default="UTC",
+                       filters=[lambda value: (value or "").strip() or "UTC"],
                        validators=[Optional(), Length(max=64)])
 
     def set_numbers(self, numbers) -> None:

@@ -26,6 +26,7 @@ from finder.calls.pool import WEEKDAYS
 from finder.geo.names import US_STATES
 from finder.numbers.operations import NumberError, parse_number
 from finder.pool.operations import ActivationRefused
+from finder.typed_text import PlainText
 
 STATE_CHOICES = [SelectChoice(code, f"{code} – {name}") for code, name in US_STATES.items()]
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
@@ -40,7 +41,8 @@ US_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Ph
 
 
 class PoolForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=200)])
+    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=200),
+                                           PlainText()])
     ask_for_zip = BooleanField("Ask callers to key in their ZIP code")
     max_attempts = IntegerField("Advertisers one call may try (1 to 10)", default=3,
                                 validators=[InputRequired(), NumberRange(1, 10)])
@@ -60,7 +62,7 @@ class PoolForm(FlaskForm):
 
 def _text(label: str, length: int, required: bool = False):
     first = InputRequired(f"Enter the {label.lower()}.") if required else Optional()
-    return StringField(label, validators=[first, Length(max=length)])
+    return StringField(label, validators=[first, Length(max=length), PlainText()])
 
 
 def _cap(label: str):
@@ -74,7 +76,7 @@ def _date(label: str):
 class AdvertiserForm(FlaskForm):
     pool_id = SelectField("Pool", choices=[], validators=[InputRequired("Choose a pool.")])
     facility = StringField("Linked facility (its id or slug; optional)",
-                           validators=[Optional(), Length(max=200)])
+                           validators=[Optional(), Length(max=200), PlainText()])
     name = _text("Name callers hear", 200, required=True)
     city = _text("City", 120, required=True)
     state = SelectField("State", choices=[SelectChoice("", "Choose a state"), *STATE_CHOICES],
@@ -89,7 +91,8 @@ class AdvertiserForm(FlaskForm):
     concurrent_cap = _cap("Calls at once (blank: no cap)")
     timezone = StringField("Time zone of its hours (IANA, like America/Chicago)",
                            default="America/New_York",
-                           validators=[InputRequired("Enter a time zone."), Length(max=64)])
+                           validators=[InputRequired("Enter a time zone."), Length(max=64),
+                                       PlainText()])
     states_served = SelectMultipleField("States whose callers it may take",
                                         choices=STATE_CHOICES,
                                         widget=ListWidget(prefix_label=False),

@@ -16,9 +16,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from benchmarks.routing_pool import add_pool
 from finder.accounts.models import Role
 from finder.accounts.operations import create_user
-from finder.calls.models import Advertiser, AdvertiserPool, NumberKind, TrackingNumber
+from finder.calls.models import NumberKind, TrackingNumber
 from finder.directory.models import Facility
 
 HELPLINE = "+18885550102"
@@ -89,13 +90,8 @@ def build(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with Session(engine) as session:
-            pool = AdvertiserPool(name=POOL_NAME, ask_for_zip=False, max_attempts=3,
-                                  repeat_window_days=30, min_answer_rate=0.5, is_demo=True)
-            session.add(pool)
-            session.add_all(Advertiser(pool=pool, **advertiser_values(entry))
-                            for entry in ADVERTISERS)
-            session.add(TrackingNumber(number=HELPLINE, kind=NumberKind.HELPLINE, pool=pool,
-                                       label="Load test helpline (fictional)", is_demo=True))
+            add_pool(session, POOL_NAME, HELPLINE, "Load test helpline (fictional)",
+                     [advertiser_values(entry) for entry in ADVERTISERS])
             for n, (tracking, name, phone) in enumerate(FACILITIES, 1):
                 facility = Facility(slug=f"example-load-facility-{n}", name1=name,
                                     city="Charlottesville", state="VA", zip="22902",

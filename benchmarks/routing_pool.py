@@ -76,18 +76,26 @@ def advertisers_for_policy() -> list[Advertiser]:
     return [Advertiser(id=n, **advertiser_values(entry)) for n, entry in enumerate(ADVERTISERS, 1)]
 
 
+def add_pool(session: Session, name: str, helpline: str, label: str,
+             advertisers: list[dict]) -> AdvertiserPool:
+    """A fictional pool (three attempts, 30-day repeat window, 50% minimum answer rate) with
+    ``advertisers`` (column values) and its helpline number, added to ``session``."""
+    pool = AdvertiserPool(name=name, ask_for_zip=False, max_attempts=3, repeat_window_days=30,
+                          min_answer_rate=0.5, is_demo=True)
+    session.add(pool)
+    session.add_all(Advertiser(pool=pool, **values) for values in advertisers)
+    session.add(TrackingNumber(number=helpline, kind=NumberKind.HELPLINE, pool=pool, label=label,
+                               is_demo=True))
+    return pool
+
+
 def build(url: str) -> None:
     """Add the pool, its advertisers and its helpline number to the (migrated, empty) database."""
     engine = sa.create_engine(url)
     try:
         with Session(engine) as session:
-            pool = AdvertiserPool(name=POOL_NAME, ask_for_zip=False, max_attempts=3,
-                                  repeat_window_days=30, min_answer_rate=0.5, is_demo=True)
-            session.add(pool)
-            session.add_all(Advertiser(pool=pool, **advertiser_values(entry))
-                            for entry in ADVERTISERS)
-            session.add(TrackingNumber(number=HELPLINE, kind=NumberKind.HELPLINE, pool=pool,
-                                       label="Benchmark helpline (fictional)", is_demo=True))
+            add_pool(session, POOL_NAME, HELPLINE, "Benchmark helpline (fictional)",
+                     [advertiser_values(entry) for entry in ADVERTISERS])
             session.commit()
     finally:
         engine.dispose()

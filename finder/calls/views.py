@@ -1,6 +1,7 @@
 """Twilio voice webhooks under /voice: signature-checked, CSRF-exempt, always answered with TwiML.
 
-Views only translate HTTP: the steps live in ``flow.py`` and the wording in ``twiml.py``.
+Views only translate HTTP: the steps live in ``flow.py`` (run by ``steps.py``) and the wording
+in ``twiml.py``.
 
 ``/voice/fallback`` (Twilio's fallback URL) is checked like every other route: Twilio signs
 fallback requests too, and checking needs only the token in the configuration, never the
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from finder.calls import flow
+from finder.calls import flow, steps
 from finder.calls.caller import redact
 from finder.calls.routing import RoutingSettings
 from finder.calls.signature import twilio_signed
@@ -62,10 +63,10 @@ def received_at(header: str | None) -> float | None:
     return min(value, time.time())
 
 
-def context() -> flow.VoiceContext:
+def context() -> steps.VoiceContext:
     config = current_app.config
     started = received_at(request.headers.get("X-Request-Start")) or time.time()
-    return flow.VoiceContext(
+    return steps.VoiceContext(
         now=now(),
         settings=RoutingSettings(ring_seconds=int(config["CALL_RING_SECONDS"]),
                                  leg_max_seconds=int(config["CALL_LEG_MAX_SECONDS"])),

@@ -1,0 +1,228 @@
+"""Running one voice webhook step: exactly once, in its turn, in time, never silent.
+
+Every step is keyed by (CallSid, step). ``run_step`` first claims a ``WebhookReceipt`` row (an
+INSERT, which on SQLite also takes the write lock, so everything read after it is stable), takes
+its call's turn (``locks.call_turn``: the steps of one call never overlap, steps of different
+calls do), does the work, stores the TwiML it answered in the receipt and commits. A Twilio
+retry of the same step finds the receipt and gets the same TwiML back without routing or
+counting again. Any failure, or an answer that would come after Twilio's deadline, rolls back
+and answers the static SAMHSA fallback: a call never ends in silence, and the call is still
+recorded, with the reason, when the database allows.
+
+The steps themselves (what each webhook does) are in ``flow.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from finder.calls import audit, locks, twiml
+from finder.calls.caller import redact
+from finder.calls.models import Call, WebhookReceipt
+from finder.calls.routing import RoutingSettings, expire_stale_legs, open_call
+
+logger = logging.getLogger(__name__)
+
+#: How often (by the routing clock) a process closes legs whose callbacks never came. They stop
+#: counting as live at their expiry anyway; closing them is bookkeeping, not a cap.
+EXPIRY_INTERVAL = timedelta(seconds=15)
+#: Per database engine: when this process last closed stale legs.
+_last_expiry: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
+_expiry_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class VoiceContext:
+    now: datetime
+    settings: RoutingSettings
+    hash_key: bytes
+    callback_key: str
+    forward_pool: str | None
+    #: ``url("dial_result", attempt=7)`` → the URL of a voice endpoint, for Twilio to call back.
+    url: Callable[..., str]
+    #: Wall-clock time (``time.time()``) after which Twilio has stopped waiting for the answer
+    #: and played the fallback instead; None: no deadline.
+    deadline: float | None = None
+
+
+class DeadlinePassed(Exception):
+    """The answer would come after Twilio stopped waiting: nothing the step did may stand."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    twiml: str | None  #: None: nothing to say (204), as for status callbacks
+
+
+FALLBACK = Reply(twiml.FALLBACK_TWIML)
+
+
+# -- idempotency ----------------------------------------------------------------------------
+
+_RECEIPTS = WebhookReceipt.__table__
+
+
+@functools.cache
+def _claim_statement(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(_RECEIPTS)
+        .values(call_sid=sa.bindparam("call_sid"), step=sa.bindparam("step"), response="",
+                created_at=sa.bindparam("created_at"))
+        .on_conflict_do_nothing()
+        .returning(_RECEIPTS.c.id)
+    )
+
+
+_ANSWERED = (
+    sa.update(_RECEIPTS)
+    .where(_RECEIPTS.c.call_sid == sa.bindparam("receipt_sid"),
+           _RECEIPTS.c.step == sa.bindparam("receipt_step"))
+    .values(response=sa.bindparam("answer"))
+)
+
+
+def _claim(session: Session, call_sid: str, step: str, now: datetime) -> bool:
+    """Insert the receipt row for this step; False when another request already holds it."""
+    claimed = session.execute(_claim_statement(session.get_bind().dialect.name),
+                              {"call_sid": call_sid, "step": step, "created_at": now}).first()
+    return claimed is not None
+
+
+def _stored(session: Session, call_sid: str, step: str) -> Reply:
+    session.rollback()
+    stored = session.execute(
+        sa.select(WebhookReceipt.response).where(
+            WebhookReceipt.call_sid == call_sid, WebhookReceipt.step == step
+        )
+    ).scalar_one_or_none()
+    if stored is None:  # the first request rolled back meanwhile: it answered the fallback
+        return FALLBACK
+    return Reply(stored or None)
+
+
+def _safe_rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the database may be gone; the answer must still go out
+        logger.error("Rollback failed after a voice webhook error")
+
+
+def _expire_now_and_then(session: Session, now: datetime) -> None:
+    """Close stale legs at most every ``EXPIRY_INTERVAL``, in a transaction of their own."""
+    engine = session.get_bind()
+    with _expiry_lock:
+        last = _last_expiry.get(engine)
+        if last is not None and last <= now < last + EXPIRY_INTERVAL:
+            return
+        _last_expiry[engine] = now
+    if expire_stale_legs(session, now):
+        session.commit()
+    else:
+        session.rollback()
+
+
+def _check_deadline(ctx: VoiceContext) -> None:
+    if ctx.deadline is not None and time.time() > ctx.deadline:
+        raise DeadlinePassed(f"{time.time() - ctx.deadline:.1f} s past the answer's deadline")
+
+
+def open_fallback_call(session: Session, ctx: VoiceContext, form: Mapping[str, str],
+                       started: datetime) -> Call:
+    """Record a call that no step routed: the caller heard the static answer connecting to the
+    SAMHSA helpline (or never reached finder). Its number is hashed like any caller's."""
+    call = open_call(session, call_sid=form["CallSid"][:64], to_number=form.get("To") or "",
+                     from_number=form.get("From"), twilio_from_state=form.get("FromState"),
+                     hash_key=ctx.hash_key, now=started)
+    call.outcome = "fallback_samhsa"
+    return call
+
+
+def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str],
+                     call_sid: str, step: str, error: BaseException) -> None:
+    """Keep a trace of a step answered by the fallback: the call, and why, in the audit chain.
+
+    Not when the database itself failed (unreachable, hung, locked, broken): trying again would
+    keep the caller waiting a second time. Such a call is recorded by its final status callback.
+    """
+    if isinstance(error, sa.exc.DBAPIError):
+        return
+    try:
+        call = session.execute(
+            sa.select(Call).where(Call.call_sid == call_sid)
+        ).scalar_one_or_none()
+        if call is None and step == "incoming":
+            call = open_fallback_call(session, ctx, form, ctx.now)
+        if call is None:
+            return
+        audit.append(session, call_id=call.id, attempt_number=None, kind="outcome",
+                     payload={"event": "fallback_answered", "step": step,
+                              "error": type(error).__name__,
+                              "explanation": (
+                                  "The answer was not ready before Twilio's deadline"
+                                  if isinstance(error, DeadlinePassed) else "The step failed")
+                              + "; the caller heard the static answer connecting to the SAMHSA "
+                                "helpline."})
+        session.commit()
+    except Exception:  # noqa: BLE001 - the database may be gone; the answer must still go out
+        _safe_rollback(session)
+        logger.error("Could not record the fallback answer to CallSid %s, step %s", call_sid,
+                     step)
+
+
+def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step: str,
+             work: Callable[[], str | None], *, call_of_step: str | None = None,
+             speaks: bool = True) -> Reply:
+    """Answer one webhook step exactly once per (CallSid, step); never raise.
+
+    ``call_of_step`` is the CallSid of the call the step belongs to when it is not the request's
+    own (a leg's status callback carries the leg's CallSid): the steps of one call take turns.
+    A step that ``speaks`` (its TwiML is what the caller hears) must be ready before
+    ``ctx.deadline``; one that would be late is rolled back and recorded as the fallback the
+    caller heard instead, so the record never claims a routing the caller did not get.
+    """
+    call_sid = form.get("CallSid")
+    if not call_sid:
+        logger.warning("Voice webhook %s without a CallSid; answered the fallback", step)
+        return FALLBACK
+    call_sid, step = call_sid[:64], step[:120]
+    with locks.writer_turn(session):
+        try:
+            if speaks:
+                _check_deadline(ctx)
+            _expire_now_and_then(session, ctx.now)
+            if not _claim(session, call_sid, step, ctx.now):
+                return _stored(session, call_sid, step)
+            locks.call_turn(session, (call_of_step or call_sid)[:64])
+            answer = work()
+            session.execute(_ANSWERED, {"receipt_sid": call_sid, "receipt_step": step,
+                                        "answer": answer or ""})
+            if speaks:
+                _check_deadline(ctx)
+            session.commit()
+            return Reply(answer)
+        except DeadlinePassed as late:
+            _safe_rollback(session)
+            logger.warning("Voice webhook step %s for CallSid %s was %s; rolled back and "
+                           "answered the SAMHSA fallback", step, call_sid, late)
+            _record_fallback(session, ctx, form, call_sid, step, late)
+            return FALLBACK
+        except Exception as error:  # noqa: BLE001 - Twilio must get a connecting answer
+            _safe_rollback(session)
+            logger.error("Voice webhook step %s failed; answered the SAMHSA fallback.\n%s",
+                         step, redact(traceback.format_exc()))
+            _record_fallback(session, ctx, form, call_sid, step, error)
+            return FALLBACK

@@ -6,11 +6,10 @@ same comment at once cannot both act on it. A rejected comment stays rejected: i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -18,6 +17,7 @@ from finder.changes.record import changed_fields, record, snapshot
 from finder.db import now_utc
 from finder.directory.models import Service
 from finder.guides.models import CommentStatus, Guide, GuideComment, GuideStatus
+from finder.staff.queues import QueuePage, queue_page
 from finder.typed_text import has_control_characters
 
 PER_PAGE = 50
@@ -179,38 +179,13 @@ def decide_comment(session: Session, comment: GuideComment, status: CommentStatu
            after={"status": comment.status.value, "decided_at": comment.decided_at})
 
 
-@dataclass(frozen=True)
-class CommentPage:
-    comments: list[GuideComment]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-
 def find_comments(session: Session, *, status: CommentStatus | None = None, page: int = 1,
-                  per_page: int = PER_PAGE) -> CommentPage:
+                  per_page: int = PER_PAGE) -> QueuePage:
     """Pending comments first, oldest first (they have waited longest), then decided ones,
     newest decision first."""
-    conditions = [GuideComment.status == status] if status else []
-    total = session.execute(
-        select(func.count()).select_from(GuideComment).where(*conditions)
-    ).scalar_one()
-    page = max(1, min(page, max(1, math.ceil(total / per_page))))
-    pending_first = case((GuideComment.status == CommentStatus.PENDING, 0), else_=1)
-    pending_age = case((GuideComment.status == CommentStatus.PENDING, GuideComment.id),
-                       else_=None)
-    comments = session.execute(
-        select(GuideComment).where(*conditions)
-        .options(selectinload(GuideComment.guide))
-        .order_by(pending_first, pending_age, GuideComment.decided_at.desc(),
-                  GuideComment.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ).scalars().all()
-    return CommentPage(list(comments), total, page, per_page)
+    return queue_page(session, GuideComment, waiting=CommentStatus.PENDING, status=status,
+                      page=page, per_page=per_page,
+                      options=(selectinload(GuideComment.guide),))
 
 
 def pending_count(session: Session) -> int:

@@ -7,16 +7,14 @@ entry for the report, and applying one also writes an entry for the facility it 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from finder.changes.record import changed_fields, record, snapshot
 from finder.db import now_utc
 from finder.directory.models import Facility, FacilityStatus
 from finder.moderation.models import ProblemReport, ReportStatus
+from finder.staff.queues import QueuePage, queue_page
 
 PROBLEMS = ("phone", "address", "website", "closed", "services", "other")
 PER_PAGE = 50
@@ -111,36 +109,14 @@ def dismiss_report(session: Session, report: ProblemReport, *, actor,
                   f"{report.facility.name1}" + (f" — {note}" if note else ""))
 
 
-@dataclass(frozen=True)
-class ReportPage:
-    reports: list[ProblemReport]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-
 def find_reports(session: Session, *, status: ReportStatus | None = None, page: int = 1,
-                 per_page: int = PER_PAGE) -> ReportPage:
+                 per_page: int = PER_PAGE) -> QueuePage:
     """Open reports first (oldest first: they have waited longest), then decided ones, newest
     decision first."""
-    conditions = [ProblemReport.status == status] if status else []
-    total = session.execute(
-        select(func.count()).select_from(ProblemReport).where(*conditions)
-    ).scalar_one()
-    page = max(1, min(page, max(1, math.ceil(total / per_page))))
-    is_open = case((ProblemReport.status == ReportStatus.OPEN, 0), else_=1)
-    open_age = case((ProblemReport.status == ReportStatus.OPEN, ProblemReport.id), else_=None)
-    reports = session.execute(
-        select(ProblemReport).where(*conditions)
-        .options(selectinload(ProblemReport.facility), selectinload(ProblemReport.decided_by))
-        .order_by(is_open, open_age, ProblemReport.decided_at.desc(), ProblemReport.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ).scalars().all()
-    return ReportPage(list(reports), total, page, per_page)
+    return queue_page(session, ProblemReport, waiting=ReportStatus.OPEN, status=status,
+                      page=page, per_page=per_page,
+                      options=(selectinload(ProblemReport.facility),
+                               selectinload(ProblemReport.decided_by)))
 
 
 def open_report_count(session: Session) -> int:

@@ -1,8 +1,15 @@
-"""Reading a moderation queue's filter (one status) and page number from the query string."""
+"""Moderation queues (problem reports, guide comments): the filter and page a request asks for,
+and one page of the queue, waiting items first."""
 
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 from enum import Enum
 
 from flask import abort
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 
 def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
@@ -19,3 +26,35 @@ def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
     page_number = (int(page_text) if page_text.isascii() and page_text.isdigit()
                    and len(page_text) < 7 else 1)
     return status, max(1, page_number)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def queue_page(session: Session, model, *, waiting: Enum, status: Enum | None, page: int,
+               per_page: int, options: tuple = ()) -> QueuePage:
+    """One page of ``model`` rows (with ``status``, ``decided_at`` and ``id`` columns), only
+    ``status`` if given: the ``waiting`` ones first, oldest first (they have waited longest), then
+    decided ones, newest decision first. A page past the last shows the last."""
+    conditions = [model.status == status] if status else []
+    total = session.execute(
+        select(func.count()).select_from(model).where(*conditions)
+    ).scalar_one()
+    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    waiting_first = case((model.status == waiting, 0), else_=1)
+    waiting_age = case((model.status == waiting, model.id), else_=None)
+    items = session.execute(
+        select(model).where(*conditions).options(*options)
+        .order_by(waiting_first, waiting_age, model.decided_at.desc(), model.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).scalars().all()
+    return QueuePage(list(items), total, page, per_page)

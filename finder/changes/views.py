@@ -19,6 +19,7 @@ from wtforms.validators import Length, Optional, ValidationError
 from finder.accounts.roles import protect_blueprint
 from finder.changes.models import ChangeEntry
 from finder.extensions import db
+from finder.paging import page_number
 from finder.staff import navigation
 from finder.typed_text import PlainText
 
@@ -120,8 +121,7 @@ class FilterForm(Form):
 
 
 def _page_arg() -> int:
-    text = request.args.get("page", "1")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
+    return page_number(request.args.get("page"))
 
 
 @bp.get("/")

@@ -27,6 +27,7 @@ from finder.listings.validators import (
     parse_website,
     parse_zip,
 )
+from finder.paging import page_number
 from finder.typed_text import PlainText
 
 STATE_CHOICES = [SelectChoice("", "Choose a state")] + [
@@ -190,5 +191,4 @@ class ListFilterForm(FlaskForm):
     page = StringField("Page", validators=[Optional()])
 
     def page_number(self) -> int:
-        text = (self.page.data or "").strip()
-        return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 7 else 1
+        return page_number(self.page.data)

@@ -83,13 +83,20 @@ def owner_of(tracking: TrackingNumber) -> Owner:
     return Owner(facility=tracking.facility, pool=tracking.pool)
 
 
+def _row_id(text: str) -> int | None:
+    """``text`` as a row id if it is one: ASCII digits ("²" is a digit to ``isdigit``, not to
+    ``int``), and few enough for an INTEGER column."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS else None
+
+
 def find_facility(session: Session, ref: str | None) -> Facility | None:
     """A facility by its id or its slug."""
     text = (ref or "").strip()
     if not text or has_control_characters(text):
         return None  # no slug holds one (and PostgreSQL refuses NUL in a query)
-    if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
-        found = session.get(Facility, int(text))
+    row_id = _row_id(text)
+    if row_id is not None:
+        found = session.get(Facility, row_id)
         if found is not None:
             return found
     return session.execute(
@@ -112,9 +119,9 @@ def search_facilities(session: Session, text: str | None, limit: int = 20) -> li
             Facility.slug.contains(word, autoescape=True),
         ))
     query = sa.select(Facility).where(sa.and_(*conditions))
-    if len(words) == 1 and words[0].isascii() and words[0].isdigit() \
-            and len(words[0]) <= _MAX_ID_DIGITS:
-        query = sa.select(Facility).where(sa.or_(Facility.id == int(words[0]),
+    row_id = _row_id(words[0]) if len(words) == 1 else None
+    if row_id is not None:
+        query = sa.select(Facility).where(sa.or_(Facility.id == row_id,
                                                  sa.and_(*conditions)))
     return list(session.execute(
         query.order_by(Facility.name1, Facility.id).limit(limit)
@@ -133,9 +140,8 @@ def resolve_owner(session: Session, kind: str, facility_ref: str | None,
         return Owner(facility=facility)
     if kind == NumberKind.HELPLINE:
         text = str(pool_id or "").strip()
-        pool = (session.get(AdvertiserPool, int(text))
-                if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS
-                else None)
+        row_id = _row_id(text)
+        pool = session.get(AdvertiserPool, row_id) if row_id is not None else None
         if pool is None:
             raise NumberError("Choose the pool whose advertisers answer this number.", "pool_id")
         return Owner(pool=pool)

@@ -23,6 +23,7 @@ from finder.numbers.operations import (
     retire_number,
     search_facilities,
 )
+from finder.paging import page_number
 from finder.staff import navigation
 
 bp = Blueprint("numbers_admin", __name__, url_prefix="/staff/numbers")
@@ -35,8 +36,7 @@ def _actor():
 
 
 def _page_arg() -> int:
-    text = request.args.get("page", "1")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
+    return page_number(request.args.get("page"))
 
 
 def _add_error(form, error: NumberError) -> None:

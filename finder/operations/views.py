@@ -30,6 +30,7 @@ from finder.extensions import db
 from finder.operations import charts, exports, queries, reports
 from finder.operations.forms import LogFilterForm, ReportForm, WhatIfForm, time_zones
 from finder.operations.period import as_utc
+from finder.paging import page_number
 from finder.staff import navigation
 
 bp = Blueprint("operations", __name__, url_prefix="/staff/calls")
@@ -88,8 +89,7 @@ REASON_TEXT = {
 
 
 def _page_arg() -> int:
-    text = request.args.get("page", "1")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else 1
+    return page_number(request.args.get("page"))
 
 
 def _log_form() -> LogFilterForm:

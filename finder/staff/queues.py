@@ -11,6 +11,8 @@ from flask import abort
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from finder.paging import page_number
+
 
 def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
     """``?status=...&page=N`` → (status or None, page >= 1); an unknown status is a 400."""
@@ -22,10 +24,7 @@ def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
         except ValueError:
             names = ", ".join(member.value for member in status_enum)
             abort(400, f"Unknown status. Choose one of: {names}.")
-    page_text = args.get("page", "1")
-    page_number = (int(page_text) if page_text.isascii() and page_text.isdigit()
-                   and len(page_text) < 7 else 1)
-    return status, max(1, page_number)
+    return status, page_number(args.get("page"))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ tiers with mixed eligibility (an expired license, an inactive one, one without c
 office hours, one overnight, states served that miss some callers, tight concurrent caps):
 
 1. ``policy.decide`` in-process on snapshots, with varied callers, clocks and usage.
-2. ``routing.route_helpline`` in-process against the database (load the pool, usage, decide,
+2. ``routing.route_helpline`` in-process against the database (the cached pool, usage, decide,
    reserve the caps, append the audit row, commit), per call.
 3. The real app under gunicorn (``gunicorn -w 4 -k gthread --threads 8 wsgi:app``) on a database
    migrated by ``flask db upgrade``; client threads on loopback play whole calls, each request
@@ -230,7 +230,7 @@ def route_benchmark(url: str, engine: str, count: int, seed: int) -> str:
     totals, outcomes = [], Counter()
     parts = {"usage_for": (routing, "usage_for"), "decide": (routing, "decide"),
              "reserve": (routing, "reserve"), "audit.append": (audit, "append"),
-             "pool_config_hash": (routing, "pool_config_hash")}
+             "pool_for": (routing, "pool_for")}
     with app.app_context(), Stopwatch(parts) as watch:
         session = db.session
         helpline = session.execute(
@@ -240,9 +240,10 @@ def route_benchmark(url: str, engine: str, count: int, seed: int) -> str:
             call = open_call(session, call_sid=f"CAroute{engine[:2]}{n:025d}", to_number=helpline,
                              from_number=caller_number(rng), twilio_from_state=None,
                              hash_key=HASH_KEY, now=now)
-            pool = call.tracking_number.pool
             watch.current.clear()
             started = time.perf_counter()
+            # The cached pool (routing_config), as the webhook reads it.
+            pool = routing.pool_for(session, call, None)
             leg = route_helpline(session, call, pool, now, settings)
             session.commit()
             elapsed = (time.perf_counter() - started) * 1000

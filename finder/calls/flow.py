@@ -16,10 +16,9 @@ from functools import partial
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from finder.calls import audit, twiml
+from finder.calls import audit, routing_config, twiml
 from finder.calls.callbacks import create_callback_request
 from finder.calls.models import (
-    AdvertiserPool,
     AttemptStatus,
     Call,
     CallAttempt,
@@ -31,6 +30,7 @@ from finder.calls.routing import (
     Leg,
     end_call,
     finish_attempt,
+    locked_leg,
     mark_leg,
     open_call,
     pool_for,
@@ -38,6 +38,7 @@ from finder.calls.routing import (
     route_helpline,
     samhsa_leg,
 )
+from finder.calls.routing_config import PoolConfig
 from finder.calls.steps import Reply, VoiceContext, open_fallback_call, run_step
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def _call(session: Session, call_sid: str) -> Call:
 
 
 def _attempt_of(session: Session, call_sid: str, attempt_id: int | None) -> CallAttempt:
-    attempt = session.get(CallAttempt, attempt_id) if attempt_id is not None else None
+    """The leg ``attempt_id`` of the call ``call_sid``, locked (``routing.locked_leg``)."""
+    attempt = locked_leg(session, attempt_id) if attempt_id is not None else None
     if attempt is None or attempt.call.call_sid != call_sid:
         raise LookupError(f"attempt {attempt_id} is not a leg of CallSid {call_sid}")
     return attempt
@@ -88,7 +90,7 @@ def _dial(ctx: VoiceContext, leg: Leg) -> twiml.DialSpec:
     )
 
 
-def _helpline_leg(session: Session, ctx: VoiceContext, call: Call, pool: AdvertiserPool | None,
+def _helpline_leg(session: Session, ctx: VoiceContext, call: Call, pool: PoolConfig | None,
                   *, before: list[str], via: str, keyed_zip: str | None = None,
                   after_no_answer: str | None = None) -> str:
     """Route to the next advertiser (or SAMHSA) and say who answers before ringing."""
@@ -167,7 +169,8 @@ def _dial_result(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     attempt = _attempt_of(session, form["CallSid"], attempt_id)
     call = attempt.call
     bridged = finish_attempt(session, attempt, dial_call_status=form.get("DialCallStatus"),
-                             duration=_int(form.get("DialCallDuration")), now=ctx.now)
+                             duration=_int(form.get("DialCallDuration")), now=ctx.now,
+                             locked=True)
     kind = attempt.destination_kind
     if bridged:
         call.outcome = f"connected_{kind}"
@@ -182,9 +185,11 @@ def _dial_result(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     if kind == "facility":
         call.outcome = "facility_unanswered"
         return _facility_menu(ctx, repeat=False)
-    advertiser = attempt.advertiser
-    return _helpline_leg(session, ctx, call, advertiser.pool, before=[], via="failover",
-                         after_no_answer=advertiser.name)
+    # The advertiser's pool as the routing configuration in force has it (cached, no query).
+    pool = routing_config.current(session).pool_of(attempt.advertiser_id)
+    name = pool.advertiser(attempt.advertiser_id).name if pool else attempt.advertiser.name
+    return _helpline_leg(session, ctx, call, pool, before=[], via="failover",
+                         after_no_answer=name)
 
 
 def gather(session: Session, ctx: VoiceContext, form: Mapping[str, str],
@@ -258,7 +263,7 @@ def status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
 
 def _leg_status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
                 attempt_id: int | None, call_status: str) -> None:
-    attempt = session.get(CallAttempt, attempt_id) if attempt_id is not None else None
+    attempt = locked_leg(session, attempt_id) if attempt_id is not None else None
     parent = form.get("ParentCallSid")
     if attempt is None or (parent and parent != attempt.call.call_sid):
         logger.warning("Leg status for attempt %s does not match a recorded leg", attempt_id)
@@ -269,7 +274,7 @@ def _leg_status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     # request is lost. Unanswered legs wait for the action, which carries the DialCallStatus.
     if call_status == "completed" and attempt.status == AttemptStatus.BRIDGED:
         finish_attempt(session, attempt, dial_call_status="completed",
-                       duration=_int(form.get("CallDuration")), now=ctx.now)
+                       duration=_int(form.get("CallDuration")), now=ctx.now, locked=True)
     return None
 
 

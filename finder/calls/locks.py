@@ -38,16 +38,15 @@ CHAIN_KEY = 0x66696E646572
 _HELD = "finder.advisory_locks_held"
 
 
-def _postgresql(session: Session) -> bool:
+def postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _take(session: Session, lock: tuple[int, ...]) -> None:
-    """Take an advisory lock until the transaction ends; once per transaction is enough.
+def _held(session: Session) -> set[tuple[int, ...]]:
+    """The advisory locks the session's current database transaction holds.
 
     The innermost database transaction is the key, so a rolled-back savepoint, which releases
-    what it took, never leaves a lock assumed. Pending ORM changes are not flushed first: their
-    row locks come after this lock.
+    what it took, never leaves a lock assumed.
     """
     connection = session.connection()
     transaction = connection.get_nested_transaction() or connection.get_transaction()
@@ -55,15 +54,53 @@ def _take(session: Session, lock: tuple[int, ...]) -> None:
     if transaction_held is None or transaction_held[0] is not transaction:
         transaction_held = (transaction, set())
         connection.info[_HELD] = transaction_held
-    if lock in transaction_held[1]:
+    return transaction_held[1]
+
+
+def expression(lock: tuple) -> sa.ColumnElement:
+    """``pg_advisory_xact_lock(...)`` for ``lock`` (its keys, or bind parameters standing for
+    them), to take it inside another statement, one round trip less. Whoever runs it must then
+    call ``taken``."""
+    key_type = sa.BigInteger if len(lock) == 1 else sa.Integer  # (bigint) or (int, int)
+    return sa.func.pg_advisory_xact_lock(*(
+        key if isinstance(key, sa.ColumnElement) else sa.literal(key, key_type) for key in lock))
+
+
+def taken(session: Session, lock: tuple[int, ...]) -> None:
+    """Note that the current transaction now holds ``lock`` (taken by a statement of its own)."""
+    _held(session).add(lock)
+
+
+def holds(session: Session, lock: tuple[int, ...]) -> bool:
+    return lock in _held(session)
+
+
+def scalar_taking(session: Session, lock: tuple[int, ...] | None, query: sa.Select):
+    """``query``'s first value (None without a row); on PostgreSQL ``lock`` (unless already
+    held) is taken by the same statement, one round trip less than taking it first.
+
+    The query runs on a snapshot from before the lock was granted: use it only for a read that
+    need not see what the lock's previous holder committed.
+    """
+    with session.no_autoflush:
+        if lock is None or not postgresql(session) or holds(session, lock):
+            return session.execute(query).scalar()
+        value = session.execute(sa.select(query.scalar_subquery(), expression(lock))).first()[0]
+    taken(session, lock)
+    return value
+
+
+def _take(session: Session, lock: tuple[int, ...]) -> None:
+    """Take an advisory lock until the transaction ends; once per transaction is enough.
+
+    Pending ORM changes are not flushed first: their row locks come after this lock.
+    """
+    held = _held(session)
+    if lock in held:
         return
     with session.no_autoflush:
-        if len(lock) == 1:
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock[0]})
-        else:
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                            {"space": lock[0], "key": lock[1]})
-    transaction_held[1].add(lock)
+        session.execute(sa.select(expression(lock)))
+    held.add(lock)
 
 
 def _int4(value: int) -> int:
@@ -72,21 +109,31 @@ def _int4(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
+def call_lock(call_sid: str) -> tuple[int, int]:
+    """The advisory lock of one call's turn, keyed by its (parent) CallSid."""
+    return (CALL_NAMESPACE, _int4(zlib.crc32(call_sid.encode())))
+
+
+def pool_lock(pool_id: int) -> tuple[int, int]:
+    """The advisory lock of one pool's turn."""
+    return (POOL_NAMESPACE, _int4(pool_id))
+
+
 def call_turn(session: Session, call_sid: str) -> None:
     """The steps of one call take turns (PostgreSQL; SQLite's writer lock already does)."""
-    if _postgresql(session):
-        _take(session, (CALL_NAMESPACE, _int4(zlib.crc32(call_sid.encode()))))
+    if postgresql(session):
+        _take(session, call_lock(call_sid))
 
 
 def pool_turn(session: Session, pool_id: int | None) -> None:
     """Steps that change a pool's cap counters take turns (PostgreSQL)."""
-    if pool_id is not None and _postgresql(session):
-        _take(session, (POOL_NAMESPACE, _int4(pool_id)))
+    if pool_id is not None and postgresql(session):
+        _take(session, pool_lock(pool_id))
 
 
 def chain_turn(session: Session) -> None:
     """Audit rows are appended one writer at a time, so the chain never forks (PostgreSQL)."""
-    if _postgresql(session):
+    if postgresql(session):
         _take(session, (CHAIN_KEY,))
 
 

@@ -119,6 +119,17 @@ class Advertiser(Base):
     facility: Mapped[Facility | None] = relationship()
 
 
+class RoutingConfigVersion(Base):
+    """One row: a random token that triggers on ``advertiser_pool`` and ``advertiser`` replace
+    whenever either changes, so processes know when their cached pools are out of date
+    (``routing_config``)."""
+
+    __tablename__ = "routing_config_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
 class AdvertiserUsageCounter(Base):
     """Calls reserved per advertiser per local day or month; reserved with a conditional UPDATE."""
 

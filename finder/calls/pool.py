@@ -71,6 +71,7 @@ class AdvertiserSnapshot:
     daily_cap: int | None = None
     monthly_cap: int | None = None
     concurrent_cap: int | None = None
+    pool_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from finder.calls import audit, locks
+from finder.calls import audit, locks, routing_config
 from finder.calls.caller import caller_state, identify, normalize
 from finder.calls.eligibility import EligibilityRules
 from finder.calls.models import (
@@ -26,7 +26,7 @@ from finder.calls.models import (
     TrackingNumber,
 )
 from finder.calls.policy import CallerContext, Decision, decide
-from finder.calls.snapshots import pool_config_hash, snapshot
+from finder.calls.routing_config import PoolConfig
 from finder.calls.usage import LIVE, local_day, release, reserve, usage_for
 from finder.geo.models import ZipCode
 
@@ -147,22 +147,28 @@ def ring_facility(session: Session, call: Call, now: datetime,
     return Leg(attempt, number, send_digits=extension)
 
 
-def pool_for(session: Session, call: Call, forward_pool: str | None) -> AdvertiserPool | None:
-    """The helpline's own pool, or for a forwarded facility call the configured forward pool."""
-    if call.tracking_number is not None and call.tracking_number.pool is not None:
-        return call.tracking_number.pool
-    query = sa.select(AdvertiserPool).order_by(AdvertiserPool.id)
-    if forward_pool:
-        query = query.where(AdvertiserPool.name == forward_pool)
-    return session.execute(query.limit(1)).scalar_one_or_none()
+def pool_for(session: Session, call: Call, forward_pool: str | None) -> PoolConfig | None:
+    """The helpline's own pool, or for a forwarded facility call the configured forward pool
+    (by name, else the oldest pool), as the routing configuration in force has it."""
+    config = routing_config.current(session)
+    tracking = call.tracking_number
+    if tracking is not None and tracking.pool_id is not None:
+        return config.pool(tracking.pool_id)
+    return config.first(forward_pool or None)
 
 
-def previous_advertiser(session: Session, call: Call, window_days: int,
-                        now: datetime) -> int | None:
-    """The advertiser this caller was last connected to within the window, if any."""
+def previous_advertiser(session: Session, call: Call, window_days: int, now: datetime, *,
+                        pool_turn: int | None = None) -> int | None:
+    """The advertiser this caller was last connected to within the window, if any.
+
+    ``pool_turn``: a pool whose turn (``locks.pool_turn``) to take in the same statement.
+    """
+    lock = locks.pool_lock(pool_turn) if pool_turn is not None else None
     if call.caller_hash is None:
+        if lock is not None:
+            locks.pool_turn(session, pool_turn)
         return None
-    return session.execute(
+    return locks.scalar_taking(session, lock, (
         sa.select(CallAttempt.advertiser_id)
         .join(Call, Call.id == CallAttempt.call_id)
         .where(
@@ -174,24 +180,29 @@ def previous_advertiser(session: Session, call: Call, window_days: int,
         )
         .order_by(CallAttempt.started_at.desc())
         .limit(1)
-    ).scalar()
+    ))
 
 
-def route_helpline(session: Session, call: Call, pool: AdvertiserPool | None, now: datetime,
-                   settings: RoutingSettings, *, keyed_zip: str | None = None,
+def route_helpline(session: Session, call: Call, pool: PoolConfig | AdvertiserPool | None,
+                   now: datetime, settings: RoutingSettings, *, keyed_zip: str | None = None,
                    via: str = "helpline") -> Leg:
-    """Choose, reserve and record the next advertiser; the SAMHSA helpline when there is none."""
+    """Choose, reserve and record the next advertiser; the SAMHSA helpline when there is none.
+
+    ``pool``: as ``pool_for`` gives it, or a pool's rows (read as they are in the session).
+    """
+    if isinstance(pool, AdvertiserPool):
+        pool = PoolConfig.of(pool)
     if keyed_zip:
         zip_state = state_for_zip(session, keyed_zip)
         if zip_state:
             call.caller_state, call.state_signal = zip_state, "zip"
     tried = frozenset(a.advertiser_id for a in call.attempts if a.advertiser_id is not None)
-    advertisers = list(pool.advertisers) if pool else []
+    advertisers = pool.advertisers if pool else ()
     base = {
         "via": via,
         "number_kind": call.number_kind,
         "pool_id": pool.id if pool else None,
-        "pool_config_hash": pool_config_hash(pool, advertisers) if pool else None,
+        "pool_config_hash": pool.config_hash if pool else None,
     }
     if pool is None or len(tried) >= pool.max_attempts:
         reason = "no pool is configured" if pool is None else (
@@ -199,21 +210,21 @@ def route_helpline(session: Session, call: Call, pool: AdvertiserPool | None, no
         return samhsa_leg(session, call, now, settings, {**base, "rule": "attempts_exhausted"
                            if pool else "no_pool", "explanation": f"The SAMHSA helpline "
                            f"answers: {reason}."})
-    by_id = {a.id: a for a in advertisers}
-    # The pool's calls take turns from here to the commit: usage read, decision and reservation
-    # then agree, and a reservation is rarely lost to a call routed at the same moment.
-    locks.pool_turn(session, pool.id)
-    caller = CallerContext(call.caller_state, call.state_signal,
-                           previous_advertiser(session, call, pool.repeat_window_days, now), tried)
+    # The pool's calls take turns from here to the commit (the turn is taken with the caller's
+    # history): usage read, decision and reservation then agree, and a reservation is rarely
+    # lost to a call routed at the same moment.
+    previous = previous_advertiser(session, call, pool.repeat_window_days, now, pool_turn=pool.id)
+    caller = CallerContext(call.caller_state, call.state_signal, previous, tried)
     rules = EligibilityRules(min_answer_rate=pool.min_answer_rate)
     lost: dict[str, str] = {}
     while True:
-        decision = decide([snapshot(a) for a in advertisers], usage_for(session, advertisers, now),
-                          caller, now, rules)
+        usage = usage_for(session, advertisers, now)
+        decision = decide(list(advertisers), usage, caller, now, rules)
         if decision.chosen is None:
             break
-        chosen = by_id[decision.chosen.id]
-        refused = reserve(session, chosen, now)
+        chosen = decision.chosen
+        known = usage.get(chosen.id)
+        refused = reserve(session, chosen, now, live=known.live_legs if known else None)
         if refused is None:
             break
         # Another call took the last of a cap between the snapshot and the reservation.
@@ -247,10 +258,24 @@ def samhsa_leg(session: Session, call: Call, now: datetime, settings: RoutingSet
     return Leg(attempt, SAMHSA_HELPLINE, announce_name="the SAMHSA National Helpline")
 
 
+def locked_leg(session: Session, attempt_id: int) -> CallAttempt | None:
+    """A leg and its call in one query, the leg's row locked until the commit (as
+    ``finish_attempt`` locks it), or None."""
+    return session.execute(
+        sa.select(CallAttempt).options(joinedload(CallAttempt.call, innerjoin=True))
+        .where(CallAttempt.id == attempt_id)
+        .with_for_update(of=CallAttempt)
+    ).scalar_one_or_none()
+
+
 def finish_attempt(session: Session, attempt: CallAttempt, *, dial_call_status: str | None,
-                   duration: int | None, now: datetime) -> bool:
-    """Record how a leg ended; True when the caller was bridged. Idempotent."""
-    if attempt.id is not None:
+                   duration: int | None, now: datetime, locked: bool = False) -> bool:
+    """Record how a leg ended; True when the caller was bridged. Idempotent.
+
+    ``locked``: the leg was read with ``locked_leg`` in this transaction, so its row is locked
+    and its status current.
+    """
+    if attempt.id is not None and not locked:
         # Twilio's dial action and status callbacks can finish one leg at the same moment: lock
         # the leg's row and read its status again (over any unflushed change), so the leg is
         # released and recorded only once. The row is locked before the pool's turn is taken.

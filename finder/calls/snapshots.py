@@ -51,6 +51,7 @@ def snapshot(advertiser) -> AdvertiserSnapshot:
         daily_cap=advertiser.daily_cap,
         monthly_cap=advertiser.monthly_cap,
         concurrent_cap=advertiser.concurrent_cap,
+        pool_id=advertiser.pool_id,
     )
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from finder.calls import audit, locks, twiml
+from finder.calls import audit, locks, routing_config, twiml
 from finder.calls.caller import redact
 from finder.calls.models import Call, WebhookReceipt
 from finder.calls.routing import RoutingSettings, expire_stale_legs, open_call
@@ -77,13 +77,34 @@ _RECEIPTS = WebhookReceipt.__table__
 
 @functools.cache
 def _claim_statement(dialect_name: str):
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    """Insert a step's receipt unless it exists, returning its id and the routing
+    configuration's token (``routing_config``).
+
+    On PostgreSQL the same statement first takes the call's turn (``locks.call_lock``), so a
+    step costs one round trip less: the turn, then the receipt, as when they were two.
+    """
+    if dialect_name != "postgresql":
+        return (
+            sqlite.insert(_RECEIPTS)
+            .values(call_sid=sa.bindparam("call_sid"), step=sa.bindparam("step"), response="",
+                    created_at=sa.bindparam("created_at"))
+            .on_conflict_do_nothing()
+            .returning(_RECEIPTS.c.id, routing_config.TOKEN)
+        )
+    turn = sa.select(locks.expression((sa.bindparam("space", type_=sa.Integer),
+                                        sa.bindparam("key", type_=sa.Integer))).label("turn"))
+    columns = _RECEIPTS.c
+    row = sa.select(
+        sa.bindparam("call_sid", type_=columns.call_sid.type),
+        sa.bindparam("step", type_=columns.step.type),
+        sa.literal("", columns.response.type),
+        sa.bindparam("created_at", type_=columns.created_at.type),
+    ).select_from(turn.subquery("turn"))
     return (
-        dialect.insert(_RECEIPTS)
-        .values(call_sid=sa.bindparam("call_sid"), step=sa.bindparam("step"), response="",
-                created_at=sa.bindparam("created_at"))
+        postgresql.insert(_RECEIPTS)
+        .from_select(["call_sid", "step", "response", "created_at"], row)
         .on_conflict_do_nothing()
-        .returning(_RECEIPTS.c.id)
+        .returning(_RECEIPTS.c.id, routing_config.TOKEN)
     )
 
 
@@ -95,11 +116,21 @@ _ANSWERED = (
 )
 
 
-def _claim(session: Session, call_sid: str, step: str, now: datetime) -> bool:
-    """Insert the receipt row for this step; False when another request already holds it."""
-    claimed = session.execute(_claim_statement(session.get_bind().dialect.name),
-                              {"call_sid": call_sid, "step": step, "created_at": now}).first()
-    return claimed is not None
+def _claim(session: Session, call_sid: str, step: str, now: datetime, turn: str) -> bool:
+    """Take the turn of the call ``turn`` (its parent CallSid) and insert the receipt row for
+    this step; False when another request already holds the receipt."""
+    params = {"call_sid": call_sid, "step": step, "created_at": now}
+    dialect = session.get_bind().dialect.name
+    lock = locks.call_lock(turn)
+    if dialect == "postgresql":
+        params["space"], params["key"] = lock
+    claimed = session.execute(_claim_statement(dialect), params).first()
+    if dialect == "postgresql":
+        locks.taken(session, lock)
+    if claimed is None:
+        return False
+    routing_config.note_token(session, claimed[1])
+    return True
 
 
 def _stored(session: Session, call_sid: str, step: str) -> Reply:
@@ -204,9 +235,8 @@ def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step:
             if speaks:
                 _check_deadline(ctx)
             _expire_now_and_then(session, ctx.now)
-            if not _claim(session, call_sid, step, ctx.now):
+            if not _claim(session, call_sid, step, ctx.now, (call_of_step or call_sid)[:64]):
                 return _stored(session, call_sid, step)
-            locks.call_turn(session, (call_of_step or call_sid)[:64])
             answer = work()
             session.execute(_ANSWERED, {"receipt_sid": call_sid, "receipt_step": step,
                                         "answer": answer or ""})

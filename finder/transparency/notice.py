@@ -145,7 +145,8 @@ def public_helpline_numbers(session: Session) -> list[str]:
 def forwarding_pool(session: Session, forward_pool_name: str | None) -> AdvertiserPool | None:
     """The pool routing forwards unanswered facility calls to (asked of ``routing.pool_for``
     itself, with a call that has no helpline number, so the two cannot disagree)."""
-    return pool_for(session, SimpleNamespace(tracking_number=None), forward_pool_name)
+    config = pool_for(session, SimpleNamespace(tracking_number=None), forward_pool_name)
+    return session.get(AdvertiserPool, config.id) if config is not None else None
 
 
 def build_notice(session: Session, *, now: datetime, callback_days: int, call_days: int,

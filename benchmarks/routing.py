@@ -95,6 +95,9 @@ def main() -> None:
                              f"and drops {POSTGRES_DATABASE} on its server")
     parser.add_argument("--history", type=int, default=0,
                         help="finished legs from months ago to add first (a database in use)")
+    parser.add_argument("--lock-sample-ms", type=float, default=50,
+                        help="PostgreSQL: sample the routing locks in pg_locks this often "
+                             "during the webhook runs (0: not at all)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -430,3 +430,23 @@ def test_caller_numbers_never_appear_in_any_table(pool, helpline):
                     assert spelling not in text, f"{spelling} found in {table.name}"
     assert seen > 20
     assert db.session.execute(sa.select(sa.func.count()).select_from(CallAttempt)).scalar() == 6
+
+
+def test_rows_appended_in_one_commit_chain_like_any_others(chain):
+    """Several rows in one commit, with and without a call or an attempt and with text beyond
+    ASCII, hash the same whether the server (PostgreSQL) or Python (SQLite) appends them."""
+    audit.append(db.session, call_id=None, attempt_number=None, kind="outcome",
+                 payload={"event": "test", "note": "Peña — café ✓"})
+    call_id = db.session.execute(sa.select(AuditEntry.call_id).limit(1)).scalar_one()
+    audit.append(db.session, call_id=call_id, attempt_number=None, kind="outcome",
+                 payload={"event": "callback_requested"})
+    audit.append(db.session, call_id=call_id, attempt_number=7, kind="decision",
+                 payload={"event": "test", "figures": {"ratio": 0.5}})
+    db.session.commit()
+    rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+    assert [row.id for row in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [(row.call_id, row.attempt_number) for row in rows[5:]] == [
+        (None, None), (call_id, None), (call_id, 7)]
+    assert all(row.prev_hash == before.row_hash for before, row in zip(rows, rows[1:]))
+    assert audit.verify(db.session) == audit.ChainReport(True, 8)
+    assert all(check.intact for check in audit.check_rows(db.session, rows[5:]))

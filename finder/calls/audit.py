@@ -2,7 +2,7 @@
 
 ``append`` queues a row in the session; the queued rows are written when the transaction
 commits (``write_pending``, run by a ``before_commit`` hook), under the chain lock, which is then
-held for two statements and the commit instead of the whole routing step. A rolled-back
+held for one statement and the commit instead of the whole routing step. A rolled-back
 transaction drops its queued rows with everything else it did.
 
 ``verify`` recomputes the chain and names the first row that was altered, removed or inserted.
@@ -54,34 +54,48 @@ def append(session: Session, *, call_id: int | None, attempt_number: int | None,
         (call_id, attempt_number, kind, canonical(payload)))
 
 
-def write_pending(session: Session) -> list[AuditEntry]:
+def write_pending(session: Session) -> None:
     """Write the queued rows now: the step's own changes first, then the chain's next rows.
 
     The step's row locks are taken (flushed) before the chain lock, and the chain lock's holder
-    then waits for nothing else, so appenders never wait for each other in a circle.
+    then waits for nothing else, so appenders never wait for each other in a circle. On
+    PostgreSQL one statement does it all (``finder_audit_append``, migration 0009: the lock,
+    the last row, the hashes, the inserts); on SQLite, which holds the only write lock already,
+    Python reads the last row and inserts.
     """
     pending = session.info.pop(_PENDING, None)
     if not pending:
-        return []
+        return
     session.flush()
-    locks.chain_turn(session)
+    rows = [(call_id, attempt_number, kind, payload, now_utc())
+            for call_id, attempt_number, kind, payload in pending]
+    if locks.postgresql(session):
+        session.execute(_APPEND, {
+            "call_ids": [row[0] for row in rows], "attempt_numbers": [row[1] for row in rows],
+            "kinds": [row[2] for row in rows], "payloads": [row[3] for row in rows],
+            "created": [row[4] for row in rows], "stamps": [_stamp(row[4]) for row in rows]})
+        return
     last = session.execute(
         sa.select(AuditEntry.id, AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
     entry_id, prev_hash = (last.id, last.row_hash) if last else (0, GENESIS)
     entries = []
-    for call_id, attempt_number, kind, payload in pending:
+    for call_id, attempt_number, kind, payload, created_at in rows:
         entry_id += 1
-        entry = AuditEntry(id=entry_id, call_id=call_id, attempt_number=attempt_number,
-                           kind=kind, payload=payload, prev_hash=prev_hash,
-                           created_at=now_utc(), row_hash="")
-        entry.row_hash = compute_hash(prev_hash, entry_id, call_id, attempt_number, kind,
-                                      payload, _stamp(entry.created_at))
-        prev_hash = entry.row_hash
-        entries.append(entry)
-    session.add_all(entries)
-    session.flush()
-    return entries
+        row_hash = compute_hash(prev_hash, entry_id, call_id, attempt_number, kind, payload,
+                                _stamp(created_at))
+        entries.append({"id": entry_id, "call_id": call_id, "attempt_number": attempt_number,
+                        "kind": kind, "payload": payload, "prev_hash": prev_hash,
+                        "row_hash": row_hash, "created_at": created_at})
+        prev_hash = row_hash
+    session.execute(sa.insert(AuditEntry.__table__), entries)
+
+
+_APPEND = sa.text(
+    "SELECT finder_audit_append(CAST(:call_ids AS integer[]), "
+    "CAST(:attempt_numbers AS integer[]), CAST(:kinds AS text[]), CAST(:payloads AS text[]), "
+    "CAST(:created AS timestamptz[]), CAST(:stamps AS text[]))"
+)
 
 
 @event.listens_for(Session, "before_commit")

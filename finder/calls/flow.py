@@ -106,7 +106,7 @@ def _helpline_leg(session: Session, ctx: VoiceContext, call: Call, pool: PoolCon
         line = twiml.forwarded_disclosure(leg.announce_name)
     else:
         line = twiml.advertiser_disclosure(leg.announce_name)
-    call.outcome = "routed_samhsa" if samhsa else "routed_advertiser"
+    # route_helpline set the call's outcome: routed_advertiser or routed_samhsa.
     return twiml.connect([*before, line], _dial(ctx, leg))
 
 
@@ -133,9 +133,10 @@ def incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> Re
 
 
 def _incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> str:
+    # Not flushed: the call's row is written with its first leg, outcome included.
     call = open_call(session, call_sid=form["CallSid"], to_number=form.get("To") or "",
                      from_number=form.get("From"), twilio_from_state=form.get("FromState"),
-                     hash_key=ctx.hash_key, now=ctx.now)
+                     hash_key=ctx.hash_key, now=ctx.now, flush=False)
     tracking = call.tracking_number
     if tracking is None:
         # The To number is finder's own (never the caller's): operators need it to fix routing.
@@ -144,11 +145,11 @@ def _incoming(session: Session, ctx: VoiceContext, form: Mapping[str, str]) -> s
         call.outcome = "unknown_number"
         return _samhsa(session, ctx, call, "unknown_number", twiml.UNKNOWN_NUMBER)
     if tracking.kind == NumberKind.FACILITY:
+        call.outcome = "routed_facility"
         leg = ring_facility(session, call, ctx.now, ctx.settings)
         if leg is None:
             call.outcome = "facility_no_phone"
             return _samhsa(session, ctx, call, "facility_no_phone", twiml.NO_FACILITY_PHONE)
-        call.outcome = "routed_facility"
         return twiml.connect([], _dial(ctx, leg))
     pool = pool_for(session, call, ctx.forward_pool)
     if pool is not None and pool.ask_for_zip:

@@ -3,12 +3,14 @@
 A routing step is one database transaction. Three kinds of work in it need an order:
 
 - **the steps of one call** (its dial action and its legs' status callbacks can arrive at once)
-  take turns: ``call_turn``, keyed by the parent CallSid;
+  take turns: ``call_lock``, keyed by the parent CallSid, taken by the step's first statement
+  (``steps._claim``);
 - **steps that reserve or release an advertiser's caps** take turns per pool: ``pool_turn``,
   taken before the first counter row is touched and after the step's own call and leg rows are
   locked;
-- **the audit chain** grows one row at a time: ``chain_turn``, taken last, at commit, for two
-  statements (read the last row, insert the new ones; see ``audit.write_pending``).
+- **the audit chain** grows one row at a time: its lock (``CHAIN_KEY``) is taken last, at
+  commit, by the one statement that appends the step's rows (``audit.write_pending``; on
+  PostgreSQL the function ``finder_audit_append``, migration 0009).
 
 Every step takes them in that order (call, pool, chain) and nothing else waits while holding a
 later one, so two steps never wait for each other. On PostgreSQL these are transaction-scoped
@@ -119,22 +121,10 @@ def pool_lock(pool_id: int) -> tuple[int, int]:
     return (POOL_NAMESPACE, _int4(pool_id))
 
 
-def call_turn(session: Session, call_sid: str) -> None:
-    """The steps of one call take turns (PostgreSQL; SQLite's writer lock already does)."""
-    if postgresql(session):
-        _take(session, call_lock(call_sid))
-
-
 def pool_turn(session: Session, pool_id: int | None) -> None:
     """Steps that change a pool's cap counters take turns (PostgreSQL)."""
     if pool_id is not None and postgresql(session):
         _take(session, pool_lock(pool_id))
-
-
-def chain_turn(session: Session) -> None:
-    """Audit rows are appended one writer at a time, so the chain never forks (PostgreSQL)."""
-    if postgresql(session):
-        _take(session, (CHAIN_KEY,))
 
 
 def _sqlite_file(session: Session) -> str | None:

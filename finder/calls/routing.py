@@ -74,14 +74,23 @@ def find_tracking_number(session: Session, to_number: str | None) -> TrackingNum
 
 
 def open_call(session: Session, *, call_sid: str, to_number: str, from_number: str | None,
-              twilio_from_state: str | None, hash_key: bytes, now: datetime) -> Call:
-    """The call row for ``call_sid``, created on its first webhook (the caller's number hashed)."""
-    existing = session.execute(
-        sa.select(Call).where(Call.call_sid == call_sid)
-    ).scalar_one_or_none()
-    if existing:
-        return existing
-    tracking = find_tracking_number(session, to_number)
+              twilio_from_state: str | None, hash_key: bytes, now: datetime,
+              flush: bool = True) -> Call:
+    """The call row for ``call_sid``, created on its first webhook (the caller's number hashed).
+
+    One query finds both the number called and a call already recorded for ``call_sid``. With
+    ``flush`` False a new call is written with its first leg (``call.id`` is None until then),
+    so its outcome, when set before, is written with it rather than by a second statement.
+    """
+    already = sa.select(Call.id).where(Call.call_sid == call_sid).scalar_subquery()
+    one_row = sa.select(sa.literal(1).label("one")).subquery()
+    tracking, existing = session.execute(
+        sa.select(TrackingNumber, already).select_from(one_row).outerjoin(
+            TrackingNumber, sa.and_(TrackingNumber.number == normalize(to_number),
+                                    TrackingNumber.retired_at.is_(None)))
+    ).one()
+    if existing is not None:
+        return session.get(Call, existing)
     identity = identify(from_number, hash_key)
     state, signal = caller_state(from_number, None, twilio_from_state)
     call = Call(
@@ -97,7 +106,8 @@ def open_call(session: Session, *, call_sid: str, to_number: str, from_number: s
         attempts=[],  # a new call has no legs: nothing to load
     )
     session.add(call)
-    session.flush()
+    if flush:
+        session.flush()
     return call
 
 
@@ -187,6 +197,7 @@ def route_helpline(session: Session, call: Call, pool: PoolConfig | AdvertiserPo
                    now: datetime, settings: RoutingSettings, *, keyed_zip: str | None = None,
                    via: str = "helpline") -> Leg:
     """Choose, reserve and record the next advertiser; the SAMHSA helpline when there is none.
+    The call's outcome says which: ``routed_advertiser`` or ``routed_samhsa``.
 
     ``pool``: as ``pool_for`` gives it, or a pool's rows (read as they are in the session).
     """
@@ -207,6 +218,7 @@ def route_helpline(session: Session, call: Call, pool: PoolConfig | AdvertiserPo
     if pool is None or len(tried) >= pool.max_attempts:
         reason = "no pool is configured" if pool is None else (
             f"{len(tried)} advertisers were tried, the pool's limit")
+        call.outcome = "routed_samhsa"
         return samhsa_leg(session, call, now, settings, {**base, "rule": "attempts_exhausted"
                            if pool else "no_pool", "explanation": f"The SAMHSA helpline "
                            f"answers: {reason}."})
@@ -217,21 +229,27 @@ def route_helpline(session: Session, call: Call, pool: PoolConfig | AdvertiserPo
     caller = CallerContext(call.caller_state, call.state_signal, previous, tried)
     rules = EligibilityRules(min_answer_rate=pool.min_answer_rate)
     lost: dict[str, str] = {}
-    while True:
-        usage = usage_for(session, advertisers, now)
-        decision = decide(list(advertisers), usage, caller, now, rules)
-        if decision.chosen is None:
-            break
-        chosen = decision.chosen
-        known = usage.get(chosen.id)
-        refused = reserve(session, chosen, now, live=known.live_legs if known else None)
-        if refused is None:
-            break
-        # Another call took the last of a cap between the snapshot and the reservation.
-        lost[str(chosen.id)] = str(refused)
-        caller = CallerContext(caller.state, caller.state_signal, caller.previous_advertiser_id,
-                               caller.already_tried | {chosen.id})
+    # Usage and counters are not the session's objects: nothing needs flushing before them, and
+    # a new call's row is then written once, with its leg and outcome.
+    with session.no_autoflush:
+        while True:
+            usage = usage_for(session, advertisers, now)
+            decision = decide(list(advertisers), usage, caller, now, rules)
+            if decision.chosen is None:
+                break
+            chosen = decision.chosen
+            known = usage.get(chosen.id)
+            refused = reserve(session, chosen, now, live=known.live_legs if known else None)
+            if refused is None:
+                break
+            # Another call took the last of a cap between the snapshot and the reservation.
+            lost[str(chosen.id)] = str(refused)
+            caller = CallerContext(caller.state, caller.state_signal,
+                                   caller.previous_advertiser_id,
+                                   caller.already_tried | {chosen.id})
     payload = {**base, **decision.as_dict(), "lost_reservations": lost}
+    # Before the leg is written: a new call's row is then written once, with its outcome.
+    call.outcome = "routed_samhsa" if decision.chosen is None else "routed_advertiser"
     if decision.chosen is None:
         return samhsa_leg(session, call, now, settings, payload)
     number, extension = _split_extension(chosen.phone)

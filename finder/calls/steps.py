@@ -2,7 +2,7 @@
 
 Every step is keyed by (CallSid, step). ``run_step`` first claims a ``WebhookReceipt`` row (an
 INSERT, which on SQLite also takes the write lock, so everything read after it is stable), takes
-its call's turn (``locks.call_turn``: the steps of one call never overlap, steps of different
+its call's turn (``locks.call_lock``: the steps of one call never overlap, steps of different
 calls do), does the work, stores the TwiML it answered in the receipt and commits. A Twilio
 retry of the same step finds the receipt and gets the same TwiML back without routing or
 counting again. Any failure, or an answer that would come after Twilio's deadline, rolls back

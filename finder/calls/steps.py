@@ -1,9 +1,9 @@
 """Running one voice webhook step: exactly once, in its turn, in time, never silent.
 
-Every step is keyed by (CallSid, step). ``run_step`` first claims a ``WebhookReceipt`` row (an
-INSERT, which on SQLite also takes the write lock, so everything read after it is stable), takes
-its call's turn (``locks.call_lock``: the steps of one call never overlap, steps of different
-calls do), does the work, stores the TwiML it answered in the receipt and commits. A Twilio
+Every step is keyed by (CallSid, step). ``run_step`` first takes its call's turn
+(``locks.call_lock``: the steps of one call never overlap, steps of different calls do) and
+claims a ``WebhookReceipt`` row, in one statement (an INSERT, which on SQLite also takes the
+write lock, so everything read after it is stable), does the work, stores the TwiML it answered in the receipt and commits. A Twilio
 retry of the same step finds the receipt and gets the same TwiML back without routing or
 counting again. Any failure, or an answer that would come after Twilio's deadline, rolls back
 and answers the static SAMHSA fallback: a call never ends in silence, and the call is still
@@ -80,8 +80,8 @@ def _claim_statement(dialect_name: str):
     """Insert a step's receipt unless it exists, returning its id and the routing
     configuration's token (``routing_config``).
 
-    On PostgreSQL the same statement first takes the call's turn (``locks.call_lock``), so a
-    step costs one round trip less: the turn, then the receipt, as when they were two.
+    On PostgreSQL the same statement first takes the call's turn (``locks.call_lock``): the
+    lock is granted before the receipt is inserted, one round trip less than two statements.
     """
     if dialect_name != "postgresql":
         return (

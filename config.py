@@ -85,6 +85,10 @@ class Config:
     #: app) by which its answer must be ready. Twilio waits 15 s, then plays the fallback URL's
     #: answer; a step that would answer later is rolled back and recorded as that fallback.
     VOICE_DEADLINE_SECONDS = _float("VOICE_DEADLINE_SECONDS", 12.0)
+    #: Webhooks answered while the database was down are spooled here (one folder per database,
+    #: no caller number in the clear) and recorded once it is back (finder/calls/spool.py).
+    #: Empty: no spool.
+    VOICE_SPOOL_DIR = os.environ.get("VOICE_SPOOL_DIR", str(INSTANCE_DIR / "voice-spool")) or None
     #: A live leg without any callback for this long is treated as over.
     CALL_LEG_MAX_SECONDS = int(os.environ.get("CALL_LEG_MAX_SECONDS", 4 * 3600))
     #: Retention (flask retention purge): call-back requests and call details older than these.
@@ -129,6 +133,8 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key"
     #: The test suite points each app at its own database (tests/conftest.py).
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    #: No spool unless a test gives one (tests/test_voice_spool.py).
+    VOICE_SPOOL_DIR = None
 
 
 class ProductionConfig(Config):

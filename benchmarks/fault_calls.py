@@ -241,6 +241,18 @@ def check_played(url: str, played: list[PlayedCall]) -> tuple[list[str], dict[st
     return problems, fared
 
 
+def recorded_from_spool(url: str) -> int:
+    """Calls recorded from the voice spool (the database was down for all their webhooks)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM routing_audit WHERE kind = 'outcome' "
+                "AND payload LIKE '%\"event\":\"recorded_from_spool\"%'")).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def consistency(session: Session, facts: call_checks.Facts | None = None) -> list[str]:
     """Whole-database checks: counters equal the legs that count, one decision per leg and at
     most one outcome, no cap exceeded in the audit chain's order, the chain intact."""

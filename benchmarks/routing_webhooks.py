@@ -14,6 +14,7 @@ import itertools
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,8 +84,12 @@ class Server:
                          "-b", f"127.0.0.1:{self.port}"]
         if config is None:
             self.command += ["--log-level", "warning"]
+        # The voice spool (webhooks answered while the database is down) in a folder of the
+        # run's own, removed with it, never the checkout's instance/ folder.
+        self.spool_dir = tempfile.mkdtemp(prefix="finder-bench-spool-")
         self.env = {**os.environ, "DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN,
-                    "FINDER_ENV": "development", "FLASK_DEBUG": "0", **(env or {})}
+                    "FINDER_ENV": "development", "FLASK_DEBUG": "0",
+                    "VOICE_SPOOL_DIR": self.spool_dir, **(env or {})}
         self.token = self.env["TWILIO_AUTH_TOKEN"]
         self.log_dir = log_dir
         if log_dir is None:
@@ -172,6 +177,12 @@ class Server:
         self.log.close()
         if self.stdout is not self.log:
             self.stdout.close()
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+    def flask(self, *args: str) -> subprocess.CompletedProcess:
+        """``flask <args>`` with the server's environment (its database, secrets and spool)."""
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                              env=self.env, capture_output=True, text=True, timeout=120)
 
 
 def _cpu_of(pid: int) -> float:

@@ -1,5 +1,5 @@
-"""Operator commands: ``flask audit verify``, ``flask routing simulate``, ``flask numbers list``
-and ``flask retention purge``."""
+"""Operator commands: ``flask audit verify``, ``flask routing simulate``, ``flask routing
+drain-spool``, ``flask numbers list`` and ``flask retention purge``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from finder.calls import retention
 from finder.calls.integrity import check_audit
 from finder.calls.numbers import describe_numbers
 from finder.calls.simulate import Simulation, SimulationError, simulate
+from finder.calls.spool import drain, spool_for
 from finder.db import now_utc
 from finder.extensions import db
 
@@ -54,6 +55,19 @@ class AwareDateTime(click.ParamType):
             self.fail(f"{value!r} has no UTC offset; write it like 2026-11-21T22:00-06:00",
                       param, ctx)
         return parsed
+
+
+@routing_group.command("drain-spool")
+def drain_spool() -> None:
+    """Record the calls spooled while the database was down (steps also do it every 15 s)."""
+    spool = spool_for(current_app.config)
+    if spool is None:
+        click.echo("No voice spool is configured (VOICE_SPOOL_DIR).")
+        return
+    waiting = len(spool.pending())
+    recorded = drain(db.session, spool)
+    click.echo(f"Voice spool {spool.directory}: {waiting} file(s), {recorded} call(s) recorded "
+               f"or ended.")
 
 
 def _cap(used, cap) -> str:

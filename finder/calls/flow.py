@@ -28,7 +28,7 @@ from finder.calls.models import (
 )
 from finder.calls.routing import (
     Leg,
-    end_call,
+    close_call,
     finish_attempt,
     locked_leg,
     mark_leg,
@@ -289,13 +289,7 @@ def _call_status(session: Session, ctx: VoiceContext, form: Mapping[str, str],
     duration = _int(form.get("CallDuration"))
     if call is None:
         call = _record_unseen_call(session, ctx, form, duration)
-    # The caller is gone, so every leg still counted as live is over too.
-    for attempt in call.attempts:
-        if attempt.status in (AttemptStatus.RESERVED, AttemptStatus.BRIDGED):
-            finished = "completed" if attempt.status == AttemptStatus.BRIDGED else "canceled"
-            finish_attempt(session, attempt, dial_call_status=finished, duration=None,
-                           now=ctx.now)
-    end_call(call, duration=duration, now=ctx.now)
+    close_call(session, call, duration=duration, now=ctx.now)
     return None
 
 

@@ -334,6 +334,15 @@ def mark_leg(session: Session, attempt: CallAttempt, *, event: str, leg_sid: str
         attempt.expires_at = now + timedelta(seconds=settings.leg_max_seconds)
 
 
+def close_call(session: Session, call: Call, *, duration: int | None, now: datetime) -> None:
+    """The caller is gone: every leg still counted as live is over too, then the call."""
+    for attempt in call.attempts:
+        if attempt.status in LIVE:
+            finished = "completed" if attempt.status == AttemptStatus.BRIDGED else "canceled"
+            finish_attempt(session, attempt, dial_call_status=finished, duration=None, now=now)
+    end_call(call, duration=duration, now=now)
+
+
 def end_call(call: Call, *, duration: int | None, now: datetime) -> None:
     if call.status == CallStatus.COMPLETED:
         return

@@ -29,19 +29,21 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from finder.calls import audit, locks, routing_config, twiml
+from finder.calls import audit, locks, routing_config, spool, twiml
 from finder.calls.caller import redact
 from finder.calls.models import Call, WebhookReceipt
 from finder.calls.routing import RoutingSettings, expire_stale_legs, open_call
+from finder.calls.spool import Spool
 
 logger = logging.getLogger(__name__)
 
 #: How often (by the routing clock) a process closes legs whose callbacks never came. They stop
 #: counting as live at their expiry anyway; closing them is bookkeeping, not a cap.
 EXPIRY_INTERVAL = timedelta(seconds=15)
-#: Per database engine: when this process last closed stale legs.
+#: Per database engine: when this process last closed stale legs, and last drained the spool.
 _last_expiry: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
-_expiry_lock = threading.Lock()
+_last_drain: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
+_timer_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class VoiceContext:
     #: Wall-clock time (``time.time()``) after which Twilio has stopped waiting for the answer
     #: and played the fallback instead; None: no deadline.
     deadline: float | None = None
+    #: Where webhooks answered while the database is down are kept for their record.
+    spool: Spool | None = None
 
 
 class DeadlinePassed(Exception):
@@ -152,18 +156,41 @@ def _safe_rollback(session: Session) -> None:
         logger.error("Rollback failed after a voice webhook error")
 
 
+def _due(last_runs: weakref.WeakKeyDictionary, session: Session, now: datetime) -> bool:
+    """True at most once every ``EXPIRY_INTERVAL`` (by the routing clock) per database engine."""
+    engine = session.get_bind()
+    with _timer_lock:
+        last = last_runs.get(engine)
+        if last is not None and last <= now < last + EXPIRY_INTERVAL:
+            return False
+        last_runs[engine] = now
+        return True
+
+
 def _expire_now_and_then(session: Session, now: datetime) -> None:
     """Close stale legs at most every ``EXPIRY_INTERVAL``, in a transaction of their own."""
-    engine = session.get_bind()
-    with _expiry_lock:
-        last = _last_expiry.get(engine)
-        if last is not None and last <= now < last + EXPIRY_INTERVAL:
-            return
-        _last_expiry[engine] = now
+    if not _due(_last_expiry, session, now):
+        return
     if expire_stale_legs(session, now):
         session.commit()
     else:
         session.rollback()
+
+
+def _drain_now_and_then(session: Session, ctx: VoiceContext) -> None:
+    """Record what the spool kept while the database was down, at most every
+    ``EXPIRY_INTERVAL``, in transactions of their own. Only steps nobody hears run it (status
+    callbacks), so no caller waits for it."""
+    if ctx.spool is None or not ctx.spool.pending() or not _due(_last_drain, session, ctx.now):
+        return
+    try:
+        recorded = spool.drain(session, ctx.spool)
+    except Exception:  # noqa: BLE001 - the spool waits for the next turn; the step goes on
+        _safe_rollback(session)
+        logger.error("Could not record the voice spool.\n%s", redact(traceback.format_exc()))
+        return
+    logger.warning("Recorded %d call(s) kept in the voice spool while the database was down",
+                   recorded)
 
 
 def _check_deadline(ctx: VoiceContext) -> None:
@@ -187,9 +214,12 @@ def _record_fallback(session: Session, ctx: VoiceContext, form: Mapping[str, str
     """Keep a trace of a step answered by the fallback: the call, and why, in the audit chain.
 
     Not when the database itself failed (unreachable, hung, locked, broken): trying again would
-    keep the caller waiting a second time. Such a call is recorded by its final status callback.
+    keep the caller waiting a second time. The request goes to the spool instead (``spool``),
+    recorded once the database is back, or the call is recorded by its final status callback.
     """
     if isinstance(error, sa.exc.DBAPIError):
+        if ctx.spool is not None:
+            ctx.spool.write(form, step=step, at=ctx.now, hash_key=ctx.hash_key)
         return
     try:
         call = session.execute(
@@ -235,6 +265,8 @@ def run_step(session: Session, ctx: VoiceContext, form: Mapping[str, str], step:
             if speaks:
                 _check_deadline(ctx)
             _expire_now_and_then(session, ctx.now)
+            if not speaks:
+                _drain_now_and_then(session, ctx)
             if not _claim(session, call_sid, step, ctx.now, (call_of_step or call_sid)[:64]):
                 return _stored(session, call_sid, step)
             answer = work()

@@ -23,6 +23,7 @@ from finder.calls import flow, steps
 from finder.calls.caller import redact
 from finder.calls.routing import RoutingSettings
 from finder.calls.signature import twilio_signed
+from finder.calls.spool import spool_for
 from finder.calls.twiml import FALLBACK_TWIML
 from finder.extensions import db
 
@@ -75,6 +76,7 @@ def context() -> steps.VoiceContext:
         forward_pool=config.get("FORWARD_POOL"),
         url=_url,
         deadline=started + float(config["VOICE_DEADLINE_SECONDS"]),
+        spool=spool_for(config),
     )
 
 
@@ -122,4 +124,14 @@ def status():
 @bp.route("/fallback", methods=["GET", "POST"])
 @twilio_signed
 def fallback():
+    # Twilio calls this when the app did not answer: keep the call for its record (no database
+    # here; the spool's drain records it if no step did).
+    spool = spool_for(current_app.config)
+    if spool is not None and request.method == "POST":
+        try:
+            spool.write(request.form, step="fallback", at=now(),
+                        hash_key=str(current_app.config["CALLER_HASH_KEY"]).encode())
+        except Exception:  # noqa: BLE001 - the static answer must go out whatever happens
+            logger.error("Could not spool a fallback request.\n%s",
+                         redact(traceback.format_exc()))
     return _twiml(FALLBACK_TWIML)

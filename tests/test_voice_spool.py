@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from finder.calls import audit
 from finder.calls.models import Call, CallStatus
-from finder.calls.spool import spool_for
+from finder.calls.spool import CLAIMED, drain, spool_for
 from finder.calls.twiml import FALLBACK_TWIML
 from finder.extensions import db
 from tests.databases import POSTGRES_ADMIN_URL
@@ -162,3 +163,22 @@ def test_a_call_recorded_meanwhile_is_only_ended_by_its_spooled_status(voice):
         CallStatus.COMPLETED, 61, "routed_advertiser")
     with voice.app_context():
         assert audit.verify(db.session).intact
+
+
+def test_unreadable_and_abandoned_spool_files(voice):
+    spool = spool_for(voice.config)
+    spool.directory.mkdir(parents=True)
+    (spool.directory / "101.jsonl").write_text("{not json\n")
+    old_claim = spool.directory / f"102.jsonl{CLAIMED}{int(time.time()) - 3600}-102-ab"
+    fresh_claim = spool.directory / f"103.jsonl{CLAIMED}{int(time.time())}-103-cd"
+    for path in (old_claim, fresh_claim):
+        path.write_text("")
+    # A drain that died an hour ago left its file: drained again. One draining now: left alone.
+    assert {path.name for path in spool.pending()} == {"101.jsonl", old_claim.name}
+    with voice.app_context():
+        assert drain(db.session, spool) == 0
+    left = {path.name for path in spool.directory.iterdir()}
+    assert fresh_claim.name in left and old_claim.name not in left
+    [bad] = [name for name in left if name.endswith(".bad")]
+    assert bad.startswith("101.")  # kept for a person, never drained again
+    assert spool.pending() == []

@@ -48,6 +48,8 @@ FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "cancele
 SUFFIX = ".jsonl"
 #: A file being recorded: ``<name>.jsonl.draining-<epoch>-<pid>-<random>``.
 CLAIMED = ".draining-"
+#: A file that could not be read as spool lines, kept for a person to look at.
+BAD = ".bad"
 #: A claimed file still there after this long belongs to a drain that died: drained again.
 STALE_CLAIM_SECONDS = 300
 
@@ -92,7 +94,8 @@ class Spool:
         stale = time.time() - STALE_CLAIM_SECONDS
         return sorted(path for path in self.directory.iterdir()
                       if path.name.endswith(SUFFIX)
-                      or (CLAIMED in path.name and _claimed_at(path.name) < stale))
+                      or (CLAIMED in path.name and not path.name.endswith(BAD)
+                          and _claimed_at(path.name) < stale))
 
 
 def _open_locked(path: Path) -> int:
@@ -193,7 +196,7 @@ def drain(session: Session, spool: Spool) -> int:
                         taken.read_text(encoding="utf-8").splitlines() if line.strip()]
         except ValueError as error:
             logger.error("Unreadable voice spool file %s kept as .bad: %s", taken.name, error)
-            taken.rename(taken.with_name(taken.name + ".bad"))
+            taken.rename(taken.with_name(taken.name + BAD))
             continue
         claimed.append(taken)
     if not claimed:

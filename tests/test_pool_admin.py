@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,9 @@ from finder.extensions import db
 from tests.factories import make_advertiser, make_facility, make_pool
 from tests.staff_helpers import csrf_token, logged_in_client, row_counts
 
-TODAY = date.today()
+#: Today where the test advertisers are (America/Chicago): expiry counts in their own zone, so
+#: between midnight UTC and midnight in Chicago the UTC date would be a day off.
+TODAY = datetime.now(ZoneInfo("America/Chicago")).date()
 LATER = TODAY + timedelta(days=400)
 PAST = TODAY - timedelta(days=5)
 

@@ -81,15 +81,24 @@ def _csv_text(table: Table, rows) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed time, so the same directory always exports the same bytes (a
+    member stamped with the clock changed with every export, two seconds apart)."""
+    member = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    member.compress_type = zipfile.ZIP_DEFLATED
+    member.external_attr = 0o644 << 16
+    return member
+
+
 def write_zip(directory: DirectoryData, stream: IO[bytes]) -> dict[str, int]:
     """The CSVs and ``datapackage.json`` as a zip; returns the row count of each table."""
     counts: dict[str, int] = {}
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(DATAPACKAGE, json.dumps(datapackage(), indent=2) + "\n")
+        archive.writestr(_member(DATAPACKAGE), json.dumps(datapackage(), indent=2) + "\n")
         for table in TABLES:
             rows = list(table_rows(directory, table.name))
             counts[table.name] = len(rows)
-            with archive.open(table.path, "w") as member:
+            with archive.open(_member(table.path), "w") as member:
                 for text in _csv_text(table, rows):
                     member.write(text.encode("utf-8"))
     return counts

@@ -25,7 +25,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -121,9 +120,7 @@ def seeded_database(args):
 
 def seed(url: str) -> None:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "seed", "--quiet"],
-                          cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                          capture_output=True, text=True, timeout=900)
+    done = webhooks.flask({**os.environ, "DATABASE_URL": url}, "seed", "--quiet", timeout=900)
     if done.returncode:
         raise SystemExit(f"flask seed failed:\n{done.stdout}{done.stderr}")
     if url.startswith("postgresql"):

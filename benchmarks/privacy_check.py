@@ -28,7 +28,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -39,7 +38,8 @@ from urllib.parse import unquote_plus, urlencode
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.routing_webhooks import flask
+
 _DIGIT_RUN = re.compile(r"\d{10,}")
 #: A US number written with separators: optional +1 / 1, (AAA) or AAA, then BBB and CCCC.
 _FORMATTED = re.compile(
@@ -257,9 +257,8 @@ def cli_exports(url: str, env: dict[str, str], sources: Sources) -> None:
             "flask audit verify": ["audit", "verify"],
         }
         for name, args in commands.items():
-            done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                                  cwd=ROOT, env={**os.environ, **env, "DATABASE_URL": url},
-                                  capture_output=True, timeout=300)
+            done = flask({**os.environ, **env, "DATABASE_URL": url}, *args, timeout=300,
+                         text=False)
             if done.returncode:
                 sources.problems.append(f"{name} exited {done.returncode}: "
                                         f"{done.stderr.decode(errors='replace')[-300:]}")

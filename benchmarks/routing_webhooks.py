@@ -44,12 +44,17 @@ ENDPOINTS = ("incoming", "dial-result", "status")
 REQUEST_TIMEOUT = 30
 
 
+def flask(env: Mapping[str, str], *args: str, timeout: float = 120,
+          text: bool = True) -> subprocess.CompletedProcess:
+    """``flask <args>`` on this checkout's app, in a subprocess with ``env``, output captured."""
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                          env=dict(env), capture_output=True, text=text, timeout=timeout)
+
+
 def migrate(url: str) -> None:
     """``flask db upgrade`` on ``url``, exactly as a deployment does."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-                          cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                          capture_output=True, text=True, timeout=120)
+    done = flask({**os.environ, "DATABASE_URL": url}, "db", "upgrade")
     if done.returncode:
         raise SystemExit(f"flask db upgrade failed:\n{done.stdout}{done.stderr}")
     print(f"  migrated with flask db upgrade in {time.perf_counter() - started:.1f} s")
@@ -181,8 +186,7 @@ class Server:
 
     def flask(self, *args: str) -> subprocess.CompletedProcess:
         """``flask <args>`` with the server's environment (its database, secrets and spool)."""
-        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                              env=self.env, capture_output=True, text=True, timeout=120)
+        return flask(self.env, *args)
 
 
 def _cpu_of(pid: int) -> float:

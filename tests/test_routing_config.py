@@ -9,6 +9,7 @@ from finder.calls import routing_config
 from finder.calls.models import Advertiser, AdvertiserPool
 from finder.extensions import db
 from tests.factories import make_advertiser
+from tests.voice_helpers import NOW as VOICE_NOW
 from tests.voice_helpers import (
     build_pool,
     call_params,
@@ -18,7 +19,6 @@ from tests.voice_helpers import (
     post,
     twiml,
 )
-from tests.voice_helpers import NOW as VOICE_NOW
 
 
 def token(app) -> str:

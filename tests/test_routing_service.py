@@ -447,6 +447,7 @@ def test_rows_appended_in_one_commit_chain_like_any_others(chain):
     assert [row.id for row in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [(row.call_id, row.attempt_number) for row in rows[5:]] == [
         (None, None), (call_id, None), (call_id, 7)]
-    assert all(row.prev_hash == before.row_hash for before, row in zip(rows, rows[1:]))
+    pairs = zip(rows, rows[1:], strict=False)
+    assert all(row.prev_hash == before.row_hash for before, row in pairs)
     assert audit.verify(db.session) == audit.ChainReport(True, 8)
     assert all(check.intact for check in audit.check_rows(db.session, rows[5:]))

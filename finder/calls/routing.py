@@ -62,15 +62,17 @@ def _split_extension(phone: str) -> tuple[str, str | None]:
     return number, extension or None
 
 
+def _in_service(number: str | None) -> sa.ColumnElement[bool]:
+    """The tracking number ``number`` (E.164), unless retired."""
+    return sa.and_(TrackingNumber.number == number, TrackingNumber.retired_at.is_(None))
+
+
 def find_tracking_number(session: Session, to_number: str | None) -> TrackingNumber | None:
     number = normalize(to_number)
     if number is None:
         return None
-    return session.execute(
-        sa.select(TrackingNumber).where(
-            TrackingNumber.number == number, TrackingNumber.retired_at.is_(None)
-        )
-    ).scalar_one_or_none()
+    return session.execute(sa.select(TrackingNumber).where(_in_service(number))
+                           ).scalar_one_or_none()
 
 
 def open_call(session: Session, *, call_sid: str, to_number: str, from_number: str | None,
@@ -85,9 +87,8 @@ def open_call(session: Session, *, call_sid: str, to_number: str, from_number: s
     already = sa.select(Call.id).where(Call.call_sid == call_sid).scalar_subquery()
     one_row = sa.select(sa.literal(1).label("one")).subquery()
     tracking, existing = session.execute(
-        sa.select(TrackingNumber, already).select_from(one_row).outerjoin(
-            TrackingNumber, sa.and_(TrackingNumber.number == normalize(to_number),
-                                    TrackingNumber.retired_at.is_(None)))
+        sa.select(TrackingNumber, already).select_from(one_row)
+        .outerjoin(TrackingNumber, _in_service(normalize(to_number)))
     ).one()
     if existing is not None:
         return session.get(Call, existing)

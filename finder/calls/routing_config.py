@@ -15,9 +15,10 @@ in force when its step began, as when every step read the rows itself.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -48,8 +49,6 @@ class PoolConfig:
     advertisers: tuple[AdvertiserSnapshot, ...]
     #: ``snapshots.pool_config_hash``: names the configuration a decision was made under.
     config_hash: str
-    _by_id: dict[int, AdvertiserSnapshot] = field(default_factory=dict, compare=False,
-                                                   repr=False)
 
     @classmethod
     def of(cls, pool: AdvertiserPool) -> PoolConfig:
@@ -58,7 +57,11 @@ class PoolConfig:
         snapshots = tuple(snapshot(advertiser) for advertiser in advertisers)
         return cls(pool.id, pool.name, pool.ask_for_zip, pool.max_attempts,
                    pool.repeat_window_days, pool.min_answer_rate, snapshots,
-                   pool_config_hash(pool, advertisers), {a.id: a for a in snapshots})
+                   pool_config_hash(pool, advertisers))
+
+    @functools.cached_property
+    def _by_id(self) -> dict[int, AdvertiserSnapshot]:
+        return {advertiser.id: advertiser for advertiser in self.advertisers}
 
     def advertiser(self, advertiser_id: int | None) -> AdvertiserSnapshot | None:
         return self._by_id.get(advertiser_id)

@@ -22,6 +22,7 @@ is idempotent (by CallSid), so a drain that dies half-way is simply done again.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -148,7 +149,13 @@ def spool_for(config: Mapping) -> Spool | None:
     """The app's voice spool (``VOICE_SPOOL_DIR``, a folder per database), or None."""
     if not config.get("VOICE_SPOOL_DIR"):
         return None
-    return Spool.for_database(config["VOICE_SPOOL_DIR"], str(config["SQLALCHEMY_DATABASE_URI"]))
+    return _spool(str(config["VOICE_SPOOL_DIR"]), str(config["SQLALCHEMY_DATABASE_URI"]))
+
+
+@functools.lru_cache(maxsize=16)
+def _spool(root: str, database_url: str) -> Spool:
+    # Every webhook asks: hash the database URL once per setting, not once per request.
+    return Spool.for_database(root, database_url)
 
 
 def spooled_entry(form: Mapping[str, str], *, step: str, at: datetime,

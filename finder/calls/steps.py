@@ -3,11 +3,12 @@
 Every step is keyed by (CallSid, step). ``run_step`` first takes its call's turn
 (``locks.call_lock``: the steps of one call never overlap, steps of different calls do) and
 claims a ``WebhookReceipt`` row, in one statement (an INSERT, which on SQLite also takes the
-write lock, so everything read after it is stable), does the work, stores the TwiML it answered in the receipt and commits. A Twilio
-retry of the same step finds the receipt and gets the same TwiML back without routing or
-counting again. Any failure, or an answer that would come after Twilio's deadline, rolls back
-and answers the static SAMHSA fallback: a call never ends in silence, and the call is still
-recorded, with the reason, when the database allows.
+write lock, so everything read after it is stable), does the work, stores the TwiML it
+answered in the receipt and commits. A Twilio retry of the same step finds the receipt and
+gets the same TwiML back without routing or counting again. Any failure, or an answer that
+would come after Twilio's deadline, rolls back and answers the static SAMHSA fallback: a call
+never ends in silence, and the call is still recorded, with the reason, when the database
+allows.
 
 The steps themselves (what each webhook does) are in ``flow.py``.
 """
@@ -181,7 +182,8 @@ def _drain_now_and_then(session: Session, ctx: VoiceContext) -> None:
     """Record what the spool kept while the database was down, at most every
     ``EXPIRY_INTERVAL``, in transactions of their own. Only steps nobody hears run it (status
     callbacks), so no caller waits for it."""
-    if ctx.spool is None or not ctx.spool.pending() or not _due(_last_drain, session, ctx.now):
+    # The clock first: listing the spool's folder is left to one status callback in 15 s.
+    if ctx.spool is None or not _due(_last_drain, session, ctx.now) or not ctx.spool.pending():
         return
     try:
         recorded = spool.drain(session, ctx.spool)

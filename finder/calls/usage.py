@@ -114,7 +114,8 @@ def _usage_query(advertisers: int, window: int, *, totals: bool) -> sa.CompoundS
                       _nothing(counter.starts_on), sa.func.count(), _nothing(leg.status),
                       _nothing(leg.started_at), _nothing(leg.id))
             .where(leg.advertiser_id.in_(sa.bindparam("ids", expanding=True)),
-                   leg.status.in_(LIVE), leg.expires_at > sa.bindparam("now", type_=leg.expires_at.type))
+                   leg.status.in_(LIVE),
+                   leg.expires_at > sa.bindparam("now", type_=leg.expires_at.type))
             .group_by(leg.advertiser_id)
         )
     for n in range(advertisers):

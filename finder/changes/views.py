@@ -19,7 +19,7 @@ from wtforms.validators import Length, Optional, ValidationError
 from finder.accounts.roles import protect_blueprint
 from finder.changes.models import ChangeEntry
 from finder.extensions import db
-from finder.paging import page_number
+from finder.paging import clamped, page_count, page_number
 from finder.staff import navigation
 from finder.typed_text import PlainText
 
@@ -78,8 +78,7 @@ def browse(session: Session, flt: ChangeFilter, page: int) -> tuple[list[ChangeE
     """One page of matching entries, newest first, with the total and the page actually shown."""
     query = filtered(flt)
     total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    pages = max(1, -(-total // PER_PAGE))
-    page = max(1, min(page, pages))
+    page = clamped(page, total, PER_PAGE)
     entries = session.execute(
         query.order_by(ChangeEntry.created_at.desc(), ChangeEntry.id.desc())
         .offset((page - 1) * PER_PAGE).limit(PER_PAGE)
@@ -140,7 +139,7 @@ def index():
     entries, total, page = browse(db.session, form.to_filter(), _page_arg())
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("changes/index.html", form=form, entries=entries, total=total,
-                           page=page, pages=max(1, -(-total // PER_PAGE)), args=args)
+                           page=page, pages=page_count(total, PER_PAGE), args=args)
 
 
 def _shown(value) -> str:

@@ -17,7 +17,8 @@ from finder.changes.record import changed_fields, record, snapshot
 from finder.db import now_utc
 from finder.directory.models import Service
 from finder.guides.models import CommentStatus, Guide, GuideComment, GuideStatus
-from finder.staff.queues import QueuePage, queue_page
+from finder.paging import Page
+from finder.staff.queues import queue_page
 from finder.typed_text import has_control_characters
 
 PER_PAGE = 50
@@ -180,7 +181,7 @@ def decide_comment(session: Session, comment: GuideComment, status: CommentStatu
 
 
 def find_comments(session: Session, *, status: CommentStatus | None = None, page: int = 1,
-                  per_page: int = PER_PAGE) -> QueuePage:
+                  per_page: int = PER_PAGE) -> Page:
     """Pending comments first, oldest first (they have waited longest), then decided ones,
     newest decision first."""
     return queue_page(session, GuideComment, waiting=CommentStatus.PENDING, status=status,

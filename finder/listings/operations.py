@@ -22,6 +22,7 @@ from finder.directory.models import (
     Service,
 )
 from finder.geo.place import PlaceNotFound, Precision, locate
+from finder.paging import Page, clamped
 from finder.seeding.normalize import slugify
 from finder.seeding.sync import unique_slug
 
@@ -241,17 +242,6 @@ def set_services(session: Session, facility: Facility, codes, *, actor) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class ListingPage:
-    facilities: list[Facility]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
 
 def _like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -260,7 +250,7 @@ def _like(text: str) -> str:
 
 def find_facilities(session: Session, *, text: str | None = None, state: str | None = None,
                     status: FacilityStatus | None = None, page: int = 1,
-                    per_page: int = PER_PAGE) -> ListingPage:
+                    per_page: int = PER_PAGE) -> Page:
     """Facilities whose name, city or ZIP contains ``text``, by name, one page at a time."""
     conditions = []
     text = " ".join((text or "").split())
@@ -279,10 +269,10 @@ def find_facilities(session: Session, *, text: str | None = None, state: str | N
     total = session.execute(
         select(func.count()).select_from(Facility).where(*conditions)
     ).scalar_one()
-    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    page = clamped(page, total, per_page)
     facilities = list(session.execute(
         select(Facility).where(*conditions)
         .order_by(Facility.name1, Facility.city, Facility.id)
         .limit(per_page).offset((page - 1) * per_page)
     ).scalars())
-    return ListingPage(facilities, total, page, per_page)
+    return Page(facilities, total, page, per_page)

@@ -14,7 +14,8 @@ from finder.changes.record import changed_fields, record, snapshot
 from finder.db import now_utc
 from finder.directory.models import Facility, FacilityStatus
 from finder.moderation.models import ProblemReport, ReportStatus
-from finder.staff.queues import QueuePage, queue_page
+from finder.paging import Page
+from finder.staff.queues import queue_page
 
 PROBLEMS = ("phone", "address", "website", "closed", "services", "other")
 PER_PAGE = 50
@@ -110,7 +111,7 @@ def dismiss_report(session: Session, report: ProblemReport, *, actor,
 
 
 def find_reports(session: Session, *, status: ReportStatus | None = None, page: int = 1,
-                 per_page: int = PER_PAGE) -> QueuePage:
+                 per_page: int = PER_PAGE) -> Page:
     """Open reports first (oldest first: they have waited longest), then decided ones, newest
     decision first."""
     return queue_page(session, ProblemReport, waiting=ReportStatus.OPEN, status=status,

@@ -12,6 +12,7 @@ from finder.calls.models import AdvertiserPool, NumberKind, TrackingNumber
 from finder.calls.numbers import facility_line, pool_advertisers
 from finder.changes.models import ChangeEntry
 from finder.numbers.operations import ENTITY
+from finder.paging import Page, clamped
 
 KINDS = ("facility", "helpline")
 STATUSES = ("active", "retired")
@@ -25,17 +26,6 @@ class Rings:
     phone: str | None = None
     advertisers: list[dict] | None = None
 
-
-@dataclass
-class NumberPage:
-    rows: list[tuple[TrackingNumber, Rings]]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def rings(session: Session, tracking: TrackingNumber, now: datetime,
@@ -60,7 +50,7 @@ def rings(session: Session, tracking: TrackingNumber, now: datetime,
 
 
 def number_page(session: Session, now: datetime, *, kind: str | None = None,
-                status: str | None = None, page: int = 1, per_page: int = 50) -> NumberPage:
+                status: str | None = None, page: int = 1, per_page: int = 50) -> Page:
     query = sa.select(TrackingNumber)
     if kind in KINDS:
         query = query.where(TrackingNumber.kind == NumberKind(kind))
@@ -69,7 +59,7 @@ def number_page(session: Session, now: datetime, *, kind: str | None = None,
     elif status == "retired":
         query = query.where(TrackingNumber.retired_at.is_not(None))
     total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamped(page, total, per_page)
     numbers = session.execute(
         query.options(selectinload(TrackingNumber.facility), selectinload(TrackingNumber.pool))
         .order_by(TrackingNumber.retired_at.is_not(None), TrackingNumber.kind,
@@ -77,7 +67,7 @@ def number_page(session: Session, now: datetime, *, kind: str | None = None,
         .offset((page - 1) * per_page).limit(per_page)
     ).scalars().all()
     pools: dict[int, list[dict]] = {}
-    return NumberPage([(n, rings(session, n, now, pools)) for n in numbers], total, page,
+    return Page([(n, rings(session, n, now, pools)) for n in numbers], total, page,
                       per_page)
 
 

@@ -19,6 +19,7 @@ from finder.calls.models import AuditEntry, Call, CallAttempt
 from finder.calls.usage import ANSWERED
 from finder.directory.models import Facility
 from finder.operations.period import Period, as_utc
+from finder.paging import Page, clamped
 
 PER_PAGE = 50
 #: Number kinds a call can have; "unknown" is a call to a number finder does not route.
@@ -89,17 +90,6 @@ class LogRow:
         return f"{self.final_kind}: {self.final_name}" if self.final_kind else "none"
 
 
-@dataclass
-class CallPage:
-    rows: list[LogRow]
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
 
 def facility_names(session: Session, ids) -> dict[int, str]:
     ids = sorted({i for i in ids if i is not None})
@@ -144,14 +134,14 @@ def _ordered_ids(flt: CallFilter) -> sa.Select:
 
 
 def call_page(session: Session, flt: CallFilter, page: int = 1,
-              per_page: int = PER_PAGE) -> CallPage:
+              per_page: int = PER_PAGE) -> Page:
     """One page of matching calls, newest first (a page past the end shows the last one)."""
     total = session.execute(
         sa.select(sa.func.count()).select_from(filtered(flt).subquery())).scalar_one()
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamped(page, total, per_page)
     ids = list(session.execute(
         _ordered_ids(flt).offset((page - 1) * per_page).limit(per_page)).scalars())
-    return CallPage(_log_rows(session, ids), total, page, per_page)
+    return Page(_log_rows(session, ids), total, page, per_page)
 
 
 def all_calls(session: Session, flt: CallFilter, chunk: int = 500) -> Iterator[LogRow]:

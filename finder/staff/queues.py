@@ -3,15 +3,13 @@ and one page of the queue, waiting items first."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from enum import Enum
 
 from flask import abort
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from finder.paging import page_number
+from finder.paging import Page, clamped, page_number
 
 
 def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
@@ -27,20 +25,9 @@ def queue_filter(args, status_enum: type[Enum]) -> tuple[Enum | None, int]:
     return status, page_number(args.get("page"))
 
 
-@dataclass(frozen=True)
-class QueuePage:
-    items: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
 
 def queue_page(session: Session, model, *, waiting: Enum, status: Enum | None, page: int,
-               per_page: int, options: tuple = ()) -> QueuePage:
+               per_page: int, options: tuple = ()) -> Page:
     """One page of ``model`` rows (with ``status``, ``decided_at`` and ``id`` columns), only
     ``status`` if given: the ``waiting`` ones first, oldest first (they have waited longest), then
     decided ones, newest decision first. A page past the last shows the last."""
@@ -48,7 +35,7 @@ def queue_page(session: Session, model, *, waiting: Enum, status: Enum | None, p
     total = session.execute(
         select(func.count()).select_from(model).where(*conditions)
     ).scalar_one()
-    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    page = clamped(page, total, per_page)
     waiting_first = case((model.status == waiting, 0), else_=1)
     waiting_age = case((model.status == waiting, model.id), else_=None)
     items = session.execute(
@@ -56,4 +43,4 @@ def queue_page(session: Session, model, *, waiting: Enum, status: Enum | None, p
         .order_by(waiting_first, waiting_age, model.decided_at.desc(), model.id.desc())
         .limit(per_page).offset((page - 1) * per_page)
     ).scalars().all()
-    return QueuePage(list(items), total, page, per_page)
+    return Page(list(items), total, page, per_page)
